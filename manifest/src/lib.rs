@@ -1,0 +1,231 @@
+//! Host manifests for Trellis: which actors to run, which capability
+//! providers to load, and how actors are bound to capabilities.
+//!
+//! The format is the waSCC 2020 manifest, in YAML or JSON:
+//!
+//! ```yaml
+//! labels: {sample: "Key-Value Counter"}   # optional
+//! actors:
+//!   - ./examples/.assets/echo.wasm        # signed actor modules
+//! capabilities:
+//!   - path: ./providers/libhttpserver.so  # provider libraries
+//!     binding_name: default               # optional
+//! bindings:
+//!   - actor: "MB4OLDIC3TCZ4Q4TGGOVAZC43VXFE2JQVRAXQMQFXUCREOOFEKOKZTY2"
+//!     capability: "wascc:http_server"
+//!     binding: default                    # optional
+//!     values: {PORT: "${PORT:8081}"}      # optional
+//! ```
+//!
+//! Every section is optional. `${NAME}` and `${NAME:default}` are replaced by
+//! environment variables before parsing. Relative paths are resolved against
+//! the manifest's folder (then the working directory). This crate checks the
+//! manifest's shape and entries but does not open the files it names; see
+//! [`Manifest::missing_files`] for a quick check.
+//!
+//! ```
+//! use std::path::Path;
+//! use trellis_manifest::{Format, Manifest, INLINE_SOURCE};
+//!
+//! let text = r#"
+//! actors: [echo.wasm]
+//! bindings:
+//!   - actor: MB4OLDIC3TCZ4Q4TGGOVAZC43VXFE2JQVRAXQMQFXUCREOOFEKOKZTY2
+//!     capability: wascc:http_server
+//!     values: {PORT: "${PORT:8081}"}
+//! "#;
+//! let env = |_: &str| None; // no variables set
+//! let manifest = Manifest::parse_str(
+//!     text,
+//!     Path::new(INLINE_SOURCE),
+//!     Path::new("/srv/app"),
+//!     &env,
+//!     Format::Yaml,
+//! )?;
+//! assert_eq!(manifest.actors[0].path, Path::new("/srv/app/echo.wasm"));
+//! assert_eq!(manifest.bindings[0].binding, "default");
+//! assert_eq!(manifest.bindings[0].values["PORT"], "8081");
+//! # Ok::<(), trellis_manifest::ManifestError>(())
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod error;
+mod expand;
+mod raw;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+pub use error::ManifestError;
+
+/// The binding name used when a manifest gives none (or an empty one).
+pub const DEFAULT_BINDING: &str = "default";
+
+/// The source name to pass to [`Manifest::parse_str`] for text that did not
+/// come from a file.
+pub const INLINE_SOURCE: &str = "<inline>";
+
+/// Returns the binding name to use for `name`: `name` itself, or
+/// [`DEFAULT_BINDING`] if it is empty.
+pub fn normalize_binding(name: &str) -> &str {
+    if name.is_empty() {
+        DEFAULT_BINDING
+    } else {
+        name
+    }
+}
+
+/// The syntax a manifest is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// YAML (the waSCC default). Since YAML is a superset of JSON this also
+    /// reads JSON, but with YAML's error messages.
+    #[default]
+    Yaml,
+    /// JSON.
+    Json,
+}
+
+impl Format {
+    /// Picks the format from a file name: [`Format::Json`] for a `.json`
+    /// extension (any case), [`Format::Yaml`] for anything else.
+    pub fn from_path(path: &Path) -> Format {
+        match path.extension() {
+            Some(ext) if ext.eq_ignore_ascii_case("json") => Format::Json,
+            _ => Format::Yaml,
+        }
+    }
+}
+
+/// A parsed and validated manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Manifest {
+    /// Where the manifest came from: its file path as given to
+    /// [`Manifest::load`], or [`INLINE_SOURCE`]. Used in error messages.
+    pub source: PathBuf,
+    /// Free-form labels (`labels:`), e.g. a sample's name.
+    pub labels: BTreeMap<String, String>,
+    /// Actors to start, in manifest order.
+    pub actors: Vec<ActorEntry>,
+    /// Capability providers to load, in manifest order.
+    pub capabilities: Vec<CapabilityEntry>,
+    /// Actor-to-capability bindings, in manifest order. No two share the same
+    /// actor, capability and binding name.
+    pub bindings: Vec<BindingEntry>,
+}
+
+/// One `actors` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActorEntry {
+    /// Path of the signed actor module, resolved as described on
+    /// [`Manifest::parse_str`].
+    pub path: PathBuf,
+}
+
+/// One `capabilities` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapabilityEntry {
+    /// Path of the provider's shared library, resolved as described on
+    /// [`Manifest::parse_str`].
+    pub path: PathBuf,
+    /// The binding name this provider instance serves; [`DEFAULT_BINDING`]
+    /// when the manifest gives none.
+    pub binding_name: String,
+}
+
+/// One `bindings` entry: configuration of one actor for one capability.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindingEntry {
+    /// The actor's public key (56 characters starting with `M`).
+    pub actor: String,
+    /// The capability id, `namespace:name` (e.g. `wascc:http_server`).
+    pub capability: String,
+    /// Which provider instance of that capability; [`DEFAULT_BINDING`] when
+    /// the manifest gives none.
+    pub binding: String,
+    /// Configuration handed to the provider. Non-string YAML scalars keep
+    /// their spelling (`8081`, `true`, `1.0`); JSON numbers and booleans are
+    /// written out as text.
+    pub values: BTreeMap<String, String>,
+}
+
+impl Manifest {
+    /// Reads and parses the manifest file at `path`, expanding `${...}` from
+    /// the process environment.
+    ///
+    /// The format comes from the extension ([`Format::from_path`]) and
+    /// relative paths resolve against the file's folder first. Variables
+    /// whose value is not valid Unicode count as unset.
+    pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
+        Self::load_with_env(path, &|name| std::env::var(name).ok())
+    }
+
+    /// Like [`Manifest::load`], with `env` answering variable lookups instead
+    /// of the process environment (`None` = not set).
+    pub fn load_with_env(
+        path: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Manifest, ManifestError> {
+        let text = fs::read_to_string(path).map_err(|source| ManifestError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        // A bare file name has an empty parent, which joins as the working
+        // directory: exactly the folder the file is in.
+        let base_dir = path.parent().unwrap_or(Path::new(""));
+        Self::parse_str(&text, path, base_dir, env, Format::from_path(path))
+    }
+
+    /// Parses manifest text.
+    ///
+    /// * `source` names the text in errors and becomes [`Manifest::source`]
+    ///   (use [`INLINE_SOURCE`] when there is no file).
+    /// * `base_dir` is where relative paths are looked up first; if a path
+    ///   does not exist there but does in the working directory, the latter
+    ///   is used; if it exists in neither, the `base_dir` one is kept so
+    ///   that a later "cannot read" error names it. `.` components are
+    ///   dropped.
+    /// * `env` answers `${NAME}` / `${NAME:default}` lookups (`None` = not
+    ///   set; a default applies only to unset variables). References in
+    ///   full-line `#` comments are left alone, as is a bare `$NAME`.
+    ///
+    /// Errors: [`ManifestError::UnknownVariable`] for an unset variable
+    /// without default; [`ManifestError::Syntax`] for malformed text, unknown
+    /// keys and wrong types; [`ManifestError::Invalid`] for an empty actor or
+    /// capability path, a binding whose `actor` is not an actor public key or
+    /// whose `capability` is not `namespace:name`, a binding name with
+    /// leading or trailing blanks, and duplicate bindings.
+    pub fn parse_str(
+        text: &str,
+        source: &Path,
+        base_dir: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+        format: Format,
+    ) -> Result<Manifest, ManifestError> {
+        let expanded = expand::expand(text, source, env)?;
+        let raw = raw::decode(&expanded, format).map_err(|message| ManifestError::Syntax {
+            path: source.to_path_buf(),
+            message,
+        })?;
+        let cwd = std::env::current_dir().ok();
+        let cx = validate::Context {
+            source,
+            base_dir,
+            cwd: cwd.as_deref(),
+        };
+        validate::build(raw, &cx)
+    }
+
+    /// The actor and capability files that do not exist (or are not regular
+    /// files), in manifest order. A quick pre-flight check; the host reports
+    /// the real error when it reads them.
+    pub fn missing_files(&self) -> Vec<&Path> {
+        let actors = self.actors.iter().map(|a| a.path.as_path());
+        let providers = self.capabilities.iter().map(|c| c.path.as_path());
+        actors.chain(providers).filter(|p| !p.is_file()).collect()
+    }
+}

@@ -1,0 +1,185 @@
+//! The `wascc:http_server` capability provider.
+//!
+//! Every actor bound to it gets an HTTP/1.1 server of its own, and each request
+//! becomes a `HandleRequest` call on that actor with a
+//! [`trellis_codec::http::Request`]; the actor answers with a
+//! [`trellis_codec::http::Response`].
+//!
+//! # Binding values
+//!
+//! | key | default | meaning |
+//! | --- | --- | --- |
+//! | `PORT` | `8080` | the TCP port; `0` picks a free one |
+//! | `ADDRESS` | `127.0.0.1` | the address to listen on: this machine only by default; `0.0.0.0` (or `::`) exposes the server on every interface |
+//! | `MAX_BODY_BYTES` | 10 MiB | larger request bodies are answered `413 Payload Too Large` |
+//!
+//! A port that is taken or a value that does not parse makes the binding fail
+//! at once, with the port in the message.
+//!
+//! # Requests and responses
+//!
+//! The actor sees the method, the path, the query string without its `?`, the
+//! headers with lowercase names (repeated ones joined with `,`) and the body.
+//! Its reply's `statusCode`, `status` (the reason phrase: left empty, the
+//! standard one for the code is used), `header` and `body` are written back;
+//! the server sets `content-length` itself.
+//!
+//! When the actor fails (a trap, an error, no such actor) the client gets
+//! `500` with `actor error: <message>` as plain text; when its reply is not an
+//! HTTP response (it does not decode, or has an invalid status code or
+//! header) the client gets `500` saying so. Both are logged at warn.
+//!
+//! # Lifecycle
+//!
+//! - Binding an actor that already has a server **replaces** it: the old
+//!   server stops and a new one starts with the new values. When the port
+//!   changes the new one is bound first, so a failing rebind leaves the old
+//!   server running; when it stays the same the old one must let go of the port
+//!   first, so a failure there leaves the actor without a server.
+//! - Removing an actor closes its listener before `remove_actor` returns (the
+//!   port can be bound again straight away) and lets requests in flight finish
+//!   for up to five seconds in the background; idle keep-alive connections are
+//!   closed.
+//! - `stop` does the same for every actor, and waits (at most those five
+//!   seconds) for the connections to close.
+
+mod config;
+mod convert;
+mod server;
+
+pub use config::{ServerConfig, DEFAULT_ADDRESS, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT};
+pub use server::{ActorHandler, GRACE_PERIOD};
+
+use server::Server;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+use trellis_codec::http::{HTTP_SERVER, OP_HANDLE_REQUEST};
+use trellis_provider_sdk::{ActorBinding, Call, Descriptor, Host, Provider, ProviderError};
+
+trellis_provider_sdk::export_provider!(new_provider);
+
+/// Creates the provider for the host.
+fn new_provider(host: Host) -> Result<HttpServerProvider, ProviderError> {
+    Ok(HttpServerProvider::new(host))
+}
+
+/// The provider: one HTTP server per bound actor.
+pub struct HttpServerProvider<H = Host> {
+    handler: H,
+    servers: Mutex<HashMap<String, Server>>,
+}
+
+impl HttpServerProvider<Host> {
+    /// A provider that hands requests to actors through `host`.
+    pub fn new(host: Host) -> Self {
+        Self::with_handler(host)
+    }
+}
+
+impl<H: ActorHandler> HttpServerProvider<H> {
+    /// A provider that hands requests to `handler` (the host, or a stand-in in tests).
+    pub fn with_handler(handler: H) -> Self {
+        HttpServerProvider {
+            handler,
+            servers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn servers(&self) -> MutexGuard<'_, HashMap<String, Server>> {
+        self.servers.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The address `actor`'s server listens on, if it has one.
+    pub fn local_addr(&self, actor: &str) -> Option<SocketAddr> {
+        self.servers().get(actor).map(Server::local_addr)
+    }
+
+    fn bind(&self, binding: ActorBinding) -> Result<(), ProviderError> {
+        let config = ServerConfig::from_values(&binding.values)?;
+        let actor = binding.actor;
+        let mut servers = self.servers();
+        let same_port = servers
+            .get(&actor)
+            .is_some_and(|old| config.port != 0 && old.local_addr().port() == config.port);
+        if same_port {
+            // The old server must let go of the port before the new one can take it.
+            if let Some(old) = servers.remove(&actor) {
+                tracing::info!(
+                    actor = %actor,
+                    "rebinding: stopping the HTTP server on {}",
+                    old.local_addr()
+                );
+                old.begin_stop();
+            }
+        }
+        let server = Server::start(&actor, &config, self.handler.clone()).map_err(|e| {
+            if same_port {
+                ProviderError::new(format!("{e}; the actor's previous server was stopped"))
+            } else {
+                e
+            }
+        })?;
+        if let Some(old) = servers.insert(actor.clone(), server) {
+            tracing::info!(
+                actor = %actor,
+                "rebinding: stopping the HTTP server on {}",
+                old.local_addr()
+            );
+            old.begin_stop();
+        }
+        Ok(())
+    }
+
+    fn remove(&self, actor: &str) {
+        match self.servers().remove(actor) {
+            Some(server) => server.begin_stop(),
+            None => tracing::debug!(actor = %actor, "no HTTP server to stop"),
+        }
+    }
+
+    fn stop_all(&self) {
+        let servers: Vec<Server> = self.servers().drain().map(|(_, server)| server).collect();
+        for server in &servers {
+            server.begin_stop();
+        }
+        let deadline = Instant::now() + GRACE_PERIOD + std::time::Duration::from_secs(1);
+        for server in &servers {
+            if !server.wait_finished(deadline) {
+                tracing::warn!(
+                    "the HTTP server on {} did not finish in time",
+                    server.local_addr()
+                );
+            }
+        }
+    }
+}
+
+impl<H: ActorHandler> Provider for HttpServerProvider<H> {
+    fn descriptor(&self) -> Descriptor {
+        Descriptor::new(HTTP_SERVER, "HTTP Server", env!("CARGO_PKG_VERSION"))
+            .with_operations([OP_HANDLE_REQUEST])
+    }
+
+    fn bind_actor(&self, binding: ActorBinding) -> Result<(), ProviderError> {
+        self.bind(binding)
+    }
+
+    fn remove_actor(&self, actor: &str) -> Result<(), ProviderError> {
+        self.remove(actor);
+        Ok(())
+    }
+
+    async fn handle_call(&self, call: Call) -> Result<Vec<u8>, ProviderError> {
+        // Actors never call an HTTP server: it calls them.
+        Err(ProviderError::unknown_operation(&call.operation))
+    }
+
+    fn stop(&self) {
+        self.stop_all();
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,145 @@
+//! Actors: signed WebAssembly modules, each served by a bounded pool of instances.
+//!
+//! An [`Actor`] is loaded from a file: its claims are verified (signature,
+//! code hash, validity window, issuer policy), its code is compiled once per
+//! distinct hash, its imports are resolved against the waPC host functions,
+//! and one instance is started to prove it initialises. Calls then take a
+//! warm instance from the [`pool`], or start another while fewer than the
+//! limit run; an instance that trapped is thrown away, never reused.
+
+pub mod engine;
+mod pool;
+pub mod wapc;
+
+use crate::bus::{Bus, InvocationError};
+use engine::ActorEngine;
+use pool::ActorPool;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Weak};
+use trellis_claims::{Claims, ClaimsError, Policy};
+
+/// Why an actor module was refused. Each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ActorLoadError {
+    /// The file could not be read.
+    #[error("{path}: cannot read actor module: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The module's claims are missing or invalid.
+    #[error("{path}: refused: {source}")]
+    Claims {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with the claims.
+        source: ClaimsError,
+    },
+    /// The module is not valid WebAssembly or needs imports the host lacks.
+    #[error("{path}: {message}")]
+    Module {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Who an actor is, as its host calls see it.
+pub struct ActorContext {
+    /// The actor's public key (`M…`), its id everywhere.
+    pub id: String,
+    /// The verified claims.
+    pub claims: Claims,
+    bus: Weak<Bus>,
+}
+
+impl ActorContext {
+    /// Routes a host call the actor made.
+    pub async fn host_call(
+        &self,
+        binding: &str,
+        namespace: &str,
+        operation: &str,
+        payload: Vec<u8>,
+    ) -> Result<Vec<u8>, InvocationError> {
+        let bus = self.bus.upgrade().ok_or(InvocationError::ShuttingDown)?;
+        bus.call_from_actor(self, binding, namespace, operation, payload)
+            .await
+    }
+}
+
+/// A running actor.
+pub struct Actor {
+    path: PathBuf,
+    context: Arc<ActorContext>,
+    pool: ActorPool,
+}
+
+impl Actor {
+    /// Loads, verifies, compiles and starts the actor in `path`.
+    pub async fn load(
+        engine: &Arc<ActorEngine>,
+        path: &Path,
+        policy: &Policy,
+        max_instances: u32,
+        bus: Weak<Bus>,
+    ) -> Result<Actor, ActorLoadError> {
+        let bytes = std::fs::read(path).map_err(|source| ActorLoadError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let claims = trellis_claims::verify_with(&bytes, policy).map_err(|source| {
+            ActorLoadError::Claims {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
+        let context = Arc::new(ActorContext {
+            id: claims.subject.clone(),
+            claims,
+            bus,
+        });
+        let module_error = |message: String| ActorLoadError::Module {
+            path: path.to_path_buf(),
+            message,
+        };
+        let pool = ActorPool::new(engine, &bytes, Arc::clone(&context), max_instances)
+            .await
+            .map_err(module_error)?;
+        Ok(Actor {
+            path: path.to_path_buf(),
+            context,
+            pool,
+        })
+    }
+
+    /// The actor's public key.
+    pub fn id(&self) -> &str {
+        &self.context.id
+    }
+
+    /// The verified claims.
+    pub fn claims(&self) -> &Claims {
+        &self.context.claims
+    }
+
+    /// The file it was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Calls `operation` with `payload` on one of the actor's instances.
+    pub async fn call(
+        &self,
+        operation: &str,
+        payload: Vec<u8>,
+    ) -> Result<Vec<u8>, InvocationError> {
+        self.pool
+            .call(operation, payload)
+            .await
+            .map_err(|failure| failure.into_invocation_error(self.id(), operation))
+    }
+}

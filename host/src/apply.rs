@@ -1,0 +1,211 @@
+//! Applying a manifest: everything is checked before anything starts.
+//!
+//! [`Host::apply`] works in two phases. *Prepare* reads and verifies every
+//! actor, loads and checks every provider library and creates its instance,
+//! and resolves every binding against what the manifest declares and what
+//! already runs. Only when all of that succeeded does *commit* register the
+//! entities and bind them; a binding the provider refuses (a port in use)
+//! rolls back everything this manifest started. So a manifest either applies
+//! whole or leaves the host as it was.
+
+use crate::actor::Actor;
+use crate::error::HostError;
+use crate::host::{BindingRecord, Host};
+use crate::provider::{resolve_platform_path, ProviderInstance};
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use trellis_manifest::Manifest;
+
+/// What a manifest started.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// Actor keys started.
+    pub actors: Vec<String>,
+    /// `(capability, binding)` of the providers loaded.
+    pub providers: Vec<(String, String)>,
+    /// Bindings created.
+    pub bindings: Vec<BindingRecord>,
+}
+
+struct Prepared {
+    actors: Vec<Arc<Actor>>,
+    providers: Vec<Arc<ProviderInstance>>,
+    bindings: Vec<BindingRecord>,
+}
+
+impl Host {
+    /// Starts what `manifest` declares, or nothing if any part of it is wrong.
+    pub async fn apply(&self, manifest: &Manifest) -> Result<Applied, HostError> {
+        let prepared = self.prepare(manifest).await?;
+        self.commit(prepared)
+    }
+
+    async fn prepare(&self, manifest: &Manifest) -> Result<Prepared, HostError> {
+        let missing: Vec<PathBuf> = manifest
+            .missing_files()
+            .into_iter()
+            .filter(|p| !resolve_platform_path(p).exists())
+            .map(PathBuf::from)
+            .collect();
+        if !missing.is_empty() {
+            return Err(HostError::MissingFiles {
+                manifest: manifest.source.clone(),
+                files: missing,
+            });
+        }
+        let mut actors = Vec::new();
+        for entry in &manifest.actors {
+            let actor = self.load_actor(&entry.path).await?;
+            if self.bus().actor(actor.id()).is_none() {
+                actors.push(Arc::new(actor));
+            }
+        }
+        let providers = self.prepare_providers(manifest)?;
+        let bindings = self.resolve_bindings(manifest, &actors, &providers);
+        match bindings {
+            Ok(bindings) => Ok(Prepared {
+                actors,
+                providers,
+                bindings,
+            }),
+            Err(e) => {
+                providers.iter().for_each(|p| p.stop());
+                Err(e)
+            }
+        }
+    }
+
+    fn prepare_providers(
+        &self,
+        manifest: &Manifest,
+    ) -> Result<Vec<Arc<ProviderInstance>>, HostError> {
+        let mut providers: Vec<Arc<ProviderInstance>> = Vec::new();
+        for entry in &manifest.capabilities {
+            let path = resolve_platform_path(&entry.path);
+            let loaded = self
+                .load_provider(&path, &entry.binding_name)
+                .and_then(|p| {
+                    let taken = self
+                        .bus()
+                        .provider(p.capability_id(), p.binding())
+                        .is_some()
+                        || providers.iter().any(|q| {
+                            q.capability_id() == p.capability_id() && q.binding() == p.binding()
+                        });
+                    if taken {
+                        p.stop();
+                        return Err(HostError::DuplicateProvider {
+                            path: path.clone(),
+                            capability: p.capability_id().to_string(),
+                            binding: p.binding().to_string(),
+                        });
+                    }
+                    Ok(p)
+                });
+            match loaded {
+                Ok(p) => providers.push(Arc::new(p)),
+                Err(e) => {
+                    providers.iter().for_each(|p| p.stop());
+                    return Err(e);
+                }
+            }
+        }
+        Ok(providers)
+    }
+
+    fn resolve_bindings(
+        &self,
+        manifest: &Manifest,
+        actors: &[Arc<Actor>],
+        providers: &[Arc<ProviderInstance>],
+    ) -> Result<Vec<BindingRecord>, HostError> {
+        let declared_actors: HashSet<&str> = actors.iter().map(|a| a.id()).collect();
+        let mut records = Vec::new();
+        for (i, b) in manifest.bindings.iter().enumerate() {
+            let invalid = |message: String| HostError::Binding {
+                manifest: manifest.source.clone(),
+                entry: format!("bindings[{i}]"),
+                message,
+            };
+            if !declared_actors.contains(b.actor.as_str()) && self.bus().actor(&b.actor).is_none() {
+                return Err(invalid(format!(
+                    "actor {} is neither declared in this manifest nor running in the host",
+                    b.actor
+                )));
+            }
+            let provided = providers
+                .iter()
+                .any(|p| p.capability_id() == b.capability && p.binding() == b.binding)
+                || self.bus().provider(&b.capability, &b.binding).is_some();
+            if !provided {
+                return Err(invalid(format!(
+                    "no provider for capability {} with binding '{}' is declared in this manifest or loaded in the host (loaded: {})",
+                    b.capability,
+                    b.binding,
+                    self.loaded_capabilities(providers)
+                )));
+            }
+            records.push(BindingRecord {
+                actor: b.actor.clone(),
+                capability: b.capability.clone(),
+                binding: b.binding.clone(),
+                values: b.values.clone().into_iter().collect(),
+            });
+        }
+        Ok(records)
+    }
+
+    fn loaded_capabilities(&self, pending: &[Arc<ProviderInstance>]) -> String {
+        let all: Vec<String> = pending
+            .iter()
+            .cloned()
+            .chain(self.bus().providers())
+            .map(|p| format!("{} '{}'", p.capability_id(), p.binding()))
+            .collect();
+        if all.is_empty() {
+            "none".into()
+        } else {
+            all.join(", ")
+        }
+    }
+
+    fn commit(&self, prepared: Prepared) -> Result<Applied, HostError> {
+        let mut applied = Applied::default();
+        for actor in prepared.actors {
+            applied.actors.push(actor.id().to_string());
+            self.register_actor(actor);
+        }
+        for provider in prepared.providers {
+            applied.providers.push((
+                provider.capability_id().to_string(),
+                provider.binding().to_string(),
+            ));
+            if let Err(e) = self.register_provider(provider) {
+                self.roll_back(&applied);
+                return Err(e);
+            }
+        }
+        for record in prepared.bindings {
+            if let Err(e) = self.bind(record.clone()) {
+                self.roll_back(&applied);
+                return Err(e);
+            }
+            applied.bindings.push(record);
+        }
+        Ok(applied)
+    }
+
+    fn roll_back(&self, applied: &Applied) {
+        tracing::warn!("rolling back a manifest that failed to apply");
+        for b in &applied.bindings {
+            self.unbind(&b.actor, &b.capability, &b.binding);
+        }
+        for (capability, binding) in &applied.providers {
+            self.stop_provider(capability, binding);
+        }
+        for actor in &applied.actors {
+            self.stop_actor(actor);
+        }
+    }
+}

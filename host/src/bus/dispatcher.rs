@@ -1,0 +1,68 @@
+//! The host's side of the provider ABI: how providers call actors and log.
+
+use super::Bus;
+use abi_stable::std_types::{RStr, RString, RVec};
+use async_ffi::FfiFuture;
+use std::sync::Weak;
+use tokio::runtime::Handle;
+use trellis_provider_sdk::ffi::{FfiCallFuture, FfiDispatcher};
+use trellis_provider_sdk::runtime::enter_on_poll;
+
+/// Handed to each provider instance.
+#[derive(Clone)]
+pub struct ProviderDispatcher {
+    bus: Weak<Bus>,
+    runtime: Handle,
+    provider: String,
+}
+
+impl ProviderDispatcher {
+    /// A dispatcher for the provider named `provider` (used in its log lines).
+    pub fn new(bus: Weak<Bus>, runtime: Handle, provider: &str) -> Self {
+        ProviderDispatcher {
+            bus,
+            runtime,
+            provider: provider.to_string(),
+        }
+    }
+}
+
+impl FfiDispatcher for ProviderDispatcher {
+    fn invoke(&self, actor: RStr<'_>, operation: RStr<'_>, payload: RVec<u8>) -> FfiCallFuture {
+        let bus = self.bus.clone();
+        let (actor, operation) = (actor.to_string(), operation.to_string());
+        // The provider polls this future on its own threads, where the host's
+        // tokio sees no runtime: enter ours for each poll (timers need it).
+        FfiFuture::new(enter_on_poll(self.runtime.clone(), async move {
+            let Some(bus) = bus.upgrade() else {
+                return Err(RString::from("the host is shutting down")).into();
+            };
+            bus.invoke_actor(&actor, &operation, payload.into_vec())
+                .await
+                .map(RVec::from)
+                .map_err(|e| RString::from(e.to_string()))
+                .into()
+        }))
+    }
+
+    fn log(&self, level: u8, target: RStr<'_>, message: RStr<'_>) {
+        let (provider, target) = (self.provider.as_str(), target.as_str());
+        match level {
+            1 => {
+                tracing::error!(target: "trellis::provider", provider, source = target, "{message}")
+            }
+            2 => {
+                tracing::warn!(target: "trellis::provider", provider, source = target, "{message}")
+            }
+            3 => {
+                tracing::info!(target: "trellis::provider", provider, source = target, "{message}")
+            }
+            4 => {
+                tracing::debug!(target: "trellis::provider", provider, source = target, "{message}")
+            }
+            _ => {
+                tracing::trace!(target: "trellis::provider", provider, source = target, "{message}")
+            }
+        }
+    }
+}

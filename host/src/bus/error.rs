@@ -1,0 +1,81 @@
+//! What can go wrong with one invocation. Each error names its target.
+
+use std::time::Duration;
+
+/// Why an invocation failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum InvocationError {
+    /// No actor with that key runs here.
+    #[error("no actor {actor} is running")]
+    ActorNotFound {
+        /// The actor's key.
+        actor: String,
+    },
+    /// No provider serves that capability and binding.
+    #[error("no provider for capability {capability} with binding '{binding}'")]
+    ProviderNotFound {
+        /// The capability id.
+        capability: String,
+        /// The binding name.
+        binding: String,
+    },
+    /// The actor's claims do not list the capability.
+    #[error("actor {actor} may not call {capability}: its claims do not list that capability")]
+    NotPermitted {
+        /// The calling actor.
+        actor: String,
+        /// The capability it tried to call.
+        capability: String,
+    },
+    /// The actor answered with an error.
+    #[error("actor {actor} failed {operation}: {message}")]
+    ActorFailed {
+        /// The actor.
+        actor: String,
+        /// The operation.
+        operation: String,
+        /// The guest's error text.
+        message: String,
+    },
+    /// The actor trapped (or ran past its deadline) during the call.
+    #[error("actor {actor} {message} in {operation}")]
+    ActorTrapped {
+        /// The actor.
+        actor: String,
+        /// The operation.
+        operation: String,
+        /// What happened.
+        message: String,
+    },
+    /// No instance of the actor could run the call.
+    #[error("actor {actor} is unavailable: {message}")]
+    ActorUnavailable {
+        /// The actor.
+        actor: String,
+        /// Why.
+        message: String,
+    },
+    /// The provider answered with an error.
+    #[error("{capability} (binding '{binding}') failed {operation}: {message}")]
+    ProviderFailed {
+        /// The capability id.
+        capability: String,
+        /// The binding name.
+        binding: String,
+        /// The operation.
+        operation: String,
+        /// The provider's error text.
+        message: String,
+    },
+    /// The call did not finish in time.
+    #[error("call to {target} timed out after {} ms", after.as_millis())]
+    Timeout {
+        /// The target.
+        target: String,
+        /// The limit.
+        after: Duration,
+    },
+    /// The host is stopping and takes no new work.
+    #[error("the host is shutting down")]
+    ShuttingDown,
+}

@@ -1,0 +1,49 @@
+//! The command line: `up`, `keys`, `claims`.
+
+mod claims;
+mod keys;
+mod up;
+
+use clap::{Parser, Subcommand};
+
+/// Trellis runs signed WebAssembly actors and native capability providers.
+///
+/// Set RUST_LOG to choose what is logged (default: info), e.g.
+/// RUST_LOG=trellis=debug.
+#[derive(Debug, Parser)]
+#[command(name = "trellis", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a host with the actors, providers and bindings of the given manifests.
+    Up(up::UpArgs),
+    /// Generate keys (accounts issue actors, modules are actors' identities).
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Sign actor modules with claims, or show a module's claims.
+    #[command(subcommand)]
+    Claims(claims::ClaimsCommand),
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Up(args) => up::run(args),
+        Command::Keys(command) => keys::run(command),
+        Command::Claims(command) => claims::run(command),
+    }
+}
+
+/// Logs to stderr, filtered by RUST_LOG (default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,0 +1,93 @@
+//! `trellis up`: run a host until SIGINT or SIGTERM.
+
+use anyhow::Context;
+use clap::Args;
+use std::path::PathBuf;
+use std::time::Duration;
+use trellis_host::{HostBuilder, HostConfig};
+use trellis_manifest::Manifest;
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// A manifest to apply at start (YAML or JSON); repeat for several.
+    #[arg(short, long = "manifest", value_name = "FILE")]
+    manifests: Vec<PathBuf>,
+    /// Longest one call may take, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 10_000, env = "TRELLIS_CALL_TIMEOUT_MILLIS")]
+    call_timeout_ms: u64,
+    /// Largest memory one actor instance may use, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    memory_limit_mib: usize,
+    /// Most instances of one actor running at once.
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    max_instances: u32,
+    /// Run only actors issued by this account key (A…); repeat for several.
+    #[arg(long = "allow-issuer", value_name = "ACCOUNT")]
+    allowed_issuers: Vec<String>,
+    /// Longest a graceful stop waits for calls in flight, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    shutdown_grace_ms: u64,
+}
+
+impl UpArgs {
+    fn config(&self) -> HostConfig {
+        HostConfig {
+            max_instances_per_actor: self.max_instances,
+            call_timeout: Duration::from_millis(self.call_timeout_ms),
+            memory_limit: self.memory_limit_mib << 20,
+            allowed_issuers: (!self.allowed_issuers.is_empty()).then(|| self.allowed_issuers.clone()),
+            shutdown_grace: Duration::from_millis(self.shutdown_grace_ms),
+            ..HostConfig::default()
+        }
+    }
+}
+
+pub fn run(args: UpArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("host")
+        .build()
+        .context("cannot start the host's runtime")?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: UpArgs) -> anyhow::Result<()> {
+    // Read every manifest before starting anything: a typo fails fast.
+    let manifests = args
+        .manifests
+        .iter()
+        .map(|path| Manifest::load(path))
+        .collect::<Result<Vec<_>, _>>()?;
+    let host = HostBuilder::new().config(args.config()).build()?;
+    for manifest in &manifests {
+        if let Err(e) = host.apply(manifest).await {
+            host.shutdown().await;
+            return Err(e.into());
+        }
+        tracing::info!(manifest = %manifest.source.display(), "manifest applied");
+    }
+    if manifests.is_empty() {
+        tracing::info!("no manifest given: the host runs empty");
+    }
+    tracing::info!("host ready; stop with Ctrl-C");
+    stop_signal().await?;
+    host.shutdown().await;
+    Ok(())
+}
+
+/// Resolves on SIGINT or (on Unix) SIGTERM.
+async fn stop_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.context("cannot watch SIGINT")?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await.context("cannot watch Ctrl-C")?;
+    tracing::info!("stop signal received");
+    Ok(())
+}

@@ -1,0 +1,33 @@
+//! Limits and policies of a host, with defaults that suit one laptop.
+
+use std::time::Duration;
+
+/// How a host runs its actors. Build one with [`crate::HostBuilder`].
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// Most instances of one actor that run at once; more calls wait their turn.
+    pub max_instances_per_actor: u32,
+    /// Most instances of all actors together (sizes the pooling allocator).
+    pub max_total_instances: u32,
+    /// Longest one invocation may take, the actor's own work and its host calls included.
+    pub call_timeout: Duration,
+    /// Largest linear memory one actor instance may grow to, in bytes.
+    pub memory_limit: usize,
+    /// When set, only actors issued by these account keys (`A…`) may run.
+    pub allowed_issuers: Option<Vec<String>>,
+    /// Longest a graceful stop waits for calls in flight.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        HostConfig {
+            max_instances_per_actor: 32,
+            max_total_instances: 1000,
+            call_timeout: Duration::from_secs(10),
+            memory_limit: 64 << 20,
+            allowed_issuers: None,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! [`HostBuilder`] → [`Host`]: the embedding API.
+//!
+//! A host owns the actor engine, the bus and the bindings. It starts actors
+//! and providers, binds them, invokes actors, and stops gracefully. Manifests
+//! are applied through [`Host::apply`] (see [`crate::apply`]).
+
+use crate::actor::engine::ActorEngine;
+use crate::actor::Actor;
+use crate::bus::{Bus, InvocationError, ProviderDispatcher};
+use crate::config::HostConfig;
+use crate::error::HostError;
+use crate::provider::{ProviderInstance, ProviderLibrary};
+use abi_stable::{sabi_trait::TD_Opaque, std_types::RArc};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::runtime::Handle;
+use trellis_claims::{Claims, Policy};
+use trellis_provider_sdk::ffi::FfiDispatcher_TO;
+
+/// Configures and builds a [`Host`].
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), trellis_host::HostError> {
+/// use std::time::Duration;
+/// let host = trellis_host::HostBuilder::new()
+///     .call_timeout(Duration::from_secs(5))
+///     .build()?;
+/// let manifest = trellis_manifest::Manifest::load("examples/echo.yaml".as_ref())?;
+/// host.apply(&manifest).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Default)]
+pub struct HostBuilder {
+    config: HostConfig,
+}
+
+impl HostBuilder {
+    /// A builder with the default limits.
+    pub fn new() -> Self {
+        HostBuilder::default()
+    }
+
+    /// Uses `config` as a whole.
+    pub fn config(mut self, config: HostConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The longest one invocation may take.
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.config.call_timeout = timeout;
+        self
+    }
+
+    /// The largest memory one actor instance may grow to.
+    pub fn memory_limit(mut self, bytes: usize) -> Self {
+        self.config.memory_limit = bytes;
+        self
+    }
+
+    /// The most instances of one actor that run at once.
+    pub fn max_instances_per_actor(mut self, count: u32) -> Self {
+        self.config.max_instances_per_actor = count;
+        self
+    }
+
+    /// Only actors issued by these accounts may run.
+    pub fn allowed_issuers(mut self, issuers: Vec<String>) -> Self {
+        self.config.allowed_issuers = Some(issuers);
+        self
+    }
+
+    /// Builds the host. Must run inside a tokio runtime, which the host then uses.
+    pub fn build(self) -> Result<Host, HostError> {
+        let runtime = Handle::try_current().map_err(|_| HostError::NoRuntime)?;
+        let engine = ActorEngine::new(&self.config)?;
+        tracing::info!("Initialized Message Bus (internal)");
+        Ok(Host {
+            bus: Arc::new(Bus::new(self.config.call_timeout)),
+            engine,
+            runtime,
+            config: self.config,
+            bindings: Mutex::default(),
+        })
+    }
+}
+
+/// An actor bound to a provider instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindingRecord {
+    /// The actor's key.
+    pub actor: String,
+    /// The capability id.
+    pub capability: String,
+    /// The binding name.
+    pub binding: String,
+    /// The values the provider received (without the claims keys).
+    pub values: HashMap<String, String>,
+}
+
+/// A running host.
+pub struct Host {
+    config: HostConfig,
+    engine: Arc<ActorEngine>,
+    bus: Arc<Bus>,
+    runtime: Handle,
+    bindings: Mutex<Vec<BindingRecord>>,
+}
+
+impl Host {
+    /// The host's configuration.
+    pub fn config(&self) -> &HostConfig {
+        &self.config
+    }
+
+    /// The host's bus.
+    pub fn bus(&self) -> &Arc<Bus> {
+        &self.bus
+    }
+
+    /// Loads and verifies the actor in `path` without registering it.
+    pub(crate) async fn load_actor(&self, path: &Path) -> Result<Actor, HostError> {
+        let policy = Policy {
+            now: trellis_claims::now_secs(),
+            allowed_issuers: self.config.allowed_issuers.clone(),
+        };
+        let actor = Actor::load(
+            &self.engine,
+            path,
+            &policy,
+            self.config.max_instances_per_actor,
+            Arc::downgrade(&self.bus),
+        )
+        .await?;
+        Ok(actor)
+    }
+
+    /// Starts the actor in `path` and returns its public key.
+    pub async fn start_actor(&self, path: &Path) -> Result<String, HostError> {
+        let actor = Arc::new(self.load_actor(path).await?);
+        let id = actor.id().to_string();
+        self.register_actor(actor);
+        Ok(id)
+    }
+
+    pub(crate) fn register_actor(&self, actor: Arc<Actor>) {
+        tracing::info!(actor = actor.id(), name = actor.claims().metadata.name.as_deref().unwrap_or(""), path = %actor.path().display(), "actor started");
+        self.bus.add_actor(actor);
+    }
+
+    /// Stops the actor with this key (its bindings stay until removed).
+    pub fn stop_actor(&self, id: &str) -> bool {
+        let stopped = self.bus.remove_actor(id).is_some();
+        if stopped {
+            tracing::info!(actor = id, "actor stopped");
+        }
+        stopped
+    }
+
+    /// Creates an instance of the provider in `path` for `binding`, without registering it.
+    pub(crate) fn load_provider(
+        &self,
+        path: &Path,
+        binding: &str,
+    ) -> Result<ProviderInstance, HostError> {
+        let library = ProviderLibrary::load(path)?;
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("provider");
+        let dispatcher =
+            ProviderDispatcher::new(Arc::downgrade(&self.bus), self.runtime.clone(), name);
+        let dispatcher = FfiDispatcher_TO::from_ptr(RArc::new(dispatcher), TD_Opaque);
+        Ok(ProviderInstance::start(&library, binding, dispatcher)?)
+    }
+
+    /// Loads the provider in `path` for `binding` and registers it.
+    pub fn start_provider(
+        &self,
+        path: &Path,
+        binding: &str,
+    ) -> Result<Arc<ProviderInstance>, HostError> {
+        let provider = Arc::new(self.load_provider(path, binding)?);
+        self.register_provider(Arc::clone(&provider))?;
+        Ok(provider)
+    }
+
+    pub(crate) fn register_provider(
+        &self,
+        provider: Arc<ProviderInstance>,
+    ) -> Result<(), HostError> {
+        if self
+            .bus
+            .provider(provider.capability_id(), provider.binding())
+            .is_some()
+        {
+            provider.stop();
+            return Err(HostError::DuplicateProvider {
+                path: provider.path().to_path_buf(),
+                capability: provider.capability_id().to_string(),
+                binding: provider.binding().to_string(),
+            });
+        }
+        let d = provider.descriptor();
+        tracing::info!(capability = %d.capability_id, binding = provider.binding(), name = %d.name, version = %d.version, path = %provider.path().display(), "provider loaded");
+        self.bus.add_provider(provider);
+        Ok(())
+    }
+
+    /// Stops and unregisters a provider instance.
+    pub fn stop_provider(&self, capability: &str, binding: &str) -> bool {
+        let Some(provider) = self.bus.remove_provider(capability, binding) else {
+            return false;
+        };
+        provider.stop();
+        tracing::info!(capability, binding, "provider removed");
+        true
+    }
+
+    /// Binds a running actor to a running provider with `values`.
+    pub fn bind(&self, record: BindingRecord) -> Result<(), HostError> {
+        let failed = |message: String| HostError::Bind {
+            actor: record.actor.clone(),
+            capability: record.capability.clone(),
+            binding: record.binding.clone(),
+            message,
+        };
+        let provider = self
+            .bus
+            .provider(&record.capability, &record.binding)
+            .ok_or_else(|| failed("no such provider is loaded".into()))?;
+        let actor = self
+            .bus
+            .actor(&record.actor)
+            .ok_or_else(|| failed("no such actor is running".into()))?;
+        let mut values = record.values.clone();
+        values.extend(claims_values(actor.claims()));
+        provider
+            .bind_actor(&record.actor, &values)
+            .map_err(failed)?;
+        tracing::info!(actor = %record.actor, capability = %record.capability, binding = %record.binding, "binding created");
+        if let Ok(mut bindings) = self.bindings.lock() {
+            bindings.push(record);
+        }
+        Ok(())
+    }
+
+    /// Removes a binding, telling its provider.
+    pub fn unbind(&self, actor: &str, capability: &str, binding: &str) -> bool {
+        let removed = self.bindings.lock().ok().and_then(|mut bindings| {
+            let at = bindings.iter().position(|b| {
+                b.actor == actor && b.capability == capability && b.binding == binding
+            })?;
+            Some(bindings.remove(at))
+        });
+        if removed.is_none() {
+            return false;
+        }
+        if let Some(provider) = self.bus.provider(capability, binding) {
+            if let Err(e) = provider.remove_actor(actor) {
+                tracing::warn!(
+                    actor,
+                    capability,
+                    binding,
+                    "provider failed to remove binding: {e}"
+                );
+            }
+        }
+        tracing::info!(actor, capability, binding, "binding removed");
+        true
+    }
+
+    /// The bindings in force.
+    pub fn bindings(&self) -> Vec<BindingRecord> {
+        self.bindings.lock().map(|b| b.clone()).unwrap_or_default()
+    }
+
+    /// Calls `operation` on a running actor.
+    pub async fn invoke(
+        &self,
+        actor: &str,
+        operation: &str,
+        payload: Vec<u8>,
+    ) -> Result<Vec<u8>, InvocationError> {
+        self.bus.invoke_actor(actor, operation, payload).await
+    }
+
+    /// Stops gracefully: bindings are removed (servers stop taking requests),
+    /// calls in flight finish (bounded by the shutdown grace), then providers
+    /// stop and actors go.
+    pub async fn shutdown(&self) {
+        tracing::info!("host stopping");
+        for b in self.bindings() {
+            self.unbind(&b.actor, &b.capability, &b.binding);
+        }
+        self.bus.stop_accepting();
+        if !self.bus.drain(self.config.shutdown_grace).await {
+            tracing::warn!(
+                grace_ms = self.config.shutdown_grace.as_millis() as u64,
+                "calls still in flight after the grace period; stopping anyway"
+            );
+        }
+        for p in self.bus.providers() {
+            self.stop_provider(p.capability_id(), p.binding());
+        }
+        for a in self.bus.actors() {
+            self.stop_actor(a.id());
+        }
+        tracing::info!("host stopped");
+    }
+}
+
+/// The actor's claims as waSCC providers expect them in a binding's values.
+fn claims_values(claims: &Claims) -> [(String, String); 5] {
+    let m = &claims.metadata;
+    [
+        ("__wascc_issuer".into(), claims.issuer.clone()),
+        ("__wascc_capabilities".into(), m.caps.join(",")),
+        ("__wascc_name".into(), m.name.clone().unwrap_or_default()),
+        (
+            "__wascc_expires".into(),
+            claims.expires.map(|e| e.to_string()).unwrap_or_default(),
+        ),
+        ("__wascc_tags".into(), m.tags.join(",")),
+    ]
+}

@@ -1,0 +1,35 @@
+//! The Trellis host: runs signed WebAssembly actors and native capability
+//! providers, and routes every call between them.
+//!
+//! Data flows one way:
+//!
+//! ```text
+//!  manifest (YAML) ──► apply: prepare ──► commit ──► running entities ──► bus
+//!   trellis_manifest     verify actors,     register    Actor (pool of     in-process
+//!                        check libraries,   and bind    wasm instances),   invocation,
+//!                        resolve bindings               ProviderInstance   bounded in time
+//! ```
+//!
+//! The nouns:
+//!
+//! - [`HostBuilder`] → [`Host`]: configure once, then start, bind, invoke, stop.
+//! - [`actor::Actor`]: a verified module with a bounded pool of instances
+//!   (wasmtime, waPC, claims enforced on every host call).
+//! - [`provider::ProviderLibrary`] / [`provider::ProviderInstance`]: a
+//!   provider library that passed the ABI checks, and one running instance.
+//! - [`bus::Bus`]: resolves targets and runs calls, each ending in a reply
+//!   or an [`InvocationError`] that names its target.
+
+pub mod actor;
+mod apply;
+pub mod bus;
+mod config;
+mod error;
+mod host;
+pub mod provider;
+
+pub use apply::Applied;
+pub use bus::InvocationError;
+pub use config::HostConfig;
+pub use error::HostError;
+pub use host::{BindingRecord, Host, HostBuilder};

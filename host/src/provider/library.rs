@@ -1,0 +1,168 @@
+//! Loading provider libraries through the checked stable ABI.
+//!
+//! A provider library is refused, with an error that names the file and says
+//! why, when it is not a shared library, exports no provider root module, was
+//! built against an incompatible provider SDK, or lays out the ABI types
+//! differently from this host. Nothing of a refused library is ever called.
+//!
+//! Many providers load into one process: `RootModule::load_from_file` caches a
+//! single library per root-module type, so the host reads each library's
+//! header itself and initialises its root module from there. Libraries are
+//! never unloaded (a provider's threads may still run its code).
+
+use abi_stable::library::{lib_header_from_path, LibraryError, RootModule};
+use std::path::{Path, PathBuf};
+use trellis_provider_sdk::ffi::ProviderModuleRef;
+
+/// Why a provider library was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderLoadError {
+    /// The file is missing.
+    #[error("{path}: provider library not found")]
+    NotFound {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file is not a loadable shared library.
+    #[error("{path}: not a shared library the system can load: {reason}")]
+    NotALibrary {
+        /// The file.
+        path: PathBuf,
+        /// What the dynamic loader said.
+        reason: String,
+    },
+    /// A shared library, but not a Trellis provider.
+    #[error("{path}: not a Trellis provider: the library exports no provider root module (build it with `trellis_provider_sdk::export_provider!`)")]
+    NotAProvider {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Built against a provider SDK this host cannot talk to.
+    #[error("{path}: built against provider SDK {found}, but this host speaks {expected}: rebuild the provider against a compatible SDK")]
+    IncompatibleSdk {
+        /// The file.
+        path: PathBuf,
+        /// The host's SDK version.
+        expected: String,
+        /// The library's SDK version.
+        found: String,
+    },
+    /// The ABI types are laid out differently.
+    #[error("{path}: the provider's ABI does not match this host's ({summary}); rebuild it against this host's provider SDK")]
+    LayoutMismatch {
+        /// The file.
+        path: PathBuf,
+        /// The first line of abi_stable's report.
+        summary: String,
+    },
+}
+
+/// A provider library whose root module passed every check.
+#[derive(Clone)]
+pub struct ProviderLibrary {
+    path: PathBuf,
+    module: ProviderModuleRef,
+}
+
+impl ProviderLibrary {
+    /// Loads and checks the library at `path`.
+    pub fn load(path: &Path) -> Result<ProviderLibrary, ProviderLoadError> {
+        if !path.is_file() {
+            return Err(ProviderLoadError::NotFound {
+                path: path.to_path_buf(),
+            });
+        }
+        let module = lib_header_from_path(path)
+            .and_then(|header| header.init_root_module::<ProviderModuleRef>())
+            .map_err(|e| classify(path, e))?;
+        tracing::debug!(path = %path.display(), sdk = %module.sdk_version(), "provider library checked");
+        Ok(ProviderLibrary {
+            path: path.to_path_buf(),
+            module,
+        })
+    }
+
+    /// The file it was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The root module.
+    pub(crate) fn module(&self) -> ProviderModuleRef {
+        self.module
+    }
+}
+
+/// The file name a provider crate's library gets on this platform:
+/// `httpserver` → `libhttpserver.so`, `libhttpserver.dylib` or `httpserver.dll`.
+pub fn platform_file_name(stem: &str) -> String {
+    format!(
+        "{}{stem}{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    )
+}
+
+/// Manifests written on Linux name `.so` files: on another platform, use the
+/// same library under this platform's suffix when only that one exists.
+pub fn resolve_platform_path(path: &Path) -> PathBuf {
+    let is_library = matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("so" | "dylib" | "dll")
+    );
+    if path.exists() || !is_library {
+        return path.to_path_buf();
+    }
+    let native = path.with_extension(std::env::consts::DLL_EXTENSION);
+    if native.exists() {
+        native
+    } else {
+        path.to_path_buf()
+    }
+}
+
+fn classify(path: &Path, error: LibraryError) -> ProviderLoadError {
+    let path = path.to_path_buf();
+    tracing::debug!(path = %path.display(), "provider library refused: {error}");
+    match error {
+        LibraryError::OpenError { err, .. } => ProviderLoadError::NotALibrary {
+            path,
+            reason: err.to_string(),
+        },
+        LibraryError::GetSymbolError { .. } => ProviderLoadError::NotAProvider { path },
+        LibraryError::IncompatibleVersionNumber {
+            expected_version,
+            actual_version,
+            ..
+        } => ProviderLoadError::IncompatibleSdk {
+            path,
+            expected: expected_version.to_string(),
+            found: actual_version.to_string(),
+        },
+        LibraryError::ParseVersionError(e) => ProviderLoadError::IncompatibleSdk {
+            path,
+            expected: ProviderModuleRef::VERSION_STRINGS.to_string(),
+            found: format!("an unreadable version ({e})"),
+        },
+        other => ProviderLoadError::LayoutMismatch {
+            path,
+            summary: first_line(&other.to_string()),
+        },
+    }
+}
+
+/// abi_stable's layout reports run to thousands of lines: keep the line that
+/// says what differs (the rest is logged at debug level above).
+fn first_line(report: &str) -> String {
+    report
+        .lines()
+        .map(str::trim)
+        .find(|line| {
+            line.contains("Error") || line.contains("mismatch") || line.contains("expected")
+        })
+        .or_else(|| report.lines().map(str::trim).find(|l| !l.is_empty()))
+        .unwrap_or("layouts differ")
+        .chars()
+        .take(300)
+        .collect()
+}

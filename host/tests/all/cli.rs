@@ -1,0 +1,144 @@
+//! The `trellis` binary, run as a user runs it.
+
+use crate::support::*;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn trellis() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_trellis"));
+    command.env("RUST_LOG", "info").env_remove("RUST_BACKTRACE");
+    command
+}
+
+fn run(args: &[&str]) -> Output {
+    trellis().args(args).output().expect("trellis runs")
+}
+
+/// A `trellis up` process, killed if the test ends early.
+struct Running {
+    child: Child,
+    log: Arc<Mutex<String>>,
+}
+
+impl Running {
+    fn start(args: &[&str]) -> Running {
+        let mut child = trellis()
+            .arg("up")
+            .args(args)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("trellis up starts");
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().expect("piped stderr");
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        Running { child, log }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    fn wait_for_log(&self, needle: &str) {
+        let start = Instant::now();
+        while !self.log().contains(needle) {
+            assert!(start.elapsed() < Duration::from_secs(30), "no `{needle}` in:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn stop(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(start.elapsed() < Duration::from_secs(20), "trellis did not stop:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn up_serves_the_demo_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let manifest = dir.path().join("echo.yaml");
+    std::fs::write(&manifest, echo_manifest(port)).unwrap();
+    let host = Running::start(&["--manifest", manifest.to_str().unwrap()]);
+    host.wait_for_log("Initialized Message Bus (internal)");
+    host.wait_for_log("host ready");
+    let reply = http("GET", port, "/foo/bar?x=1", "hi").await.expect("answers");
+    assert_eq!(reply.status, 200);
+    assert!(reply.body.contains("\"path\":\"/foo/bar\""), "{}", reply.body);
+    let log = host.log();
+    let status = host.stop();
+    assert!(status.success(), "exit status {status:?}\n{log}");
+}
+
+#[test]
+fn up_with_a_bad_manifest_fails_with_the_file_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("broken.yaml");
+    std::fs::write(&manifest, "actors: [\n").unwrap();
+    let out = run(&["up", "--manifest", manifest.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("broken.yaml"), "{stderr}");
+}
+
+#[test]
+fn keys_sign_and_inspect_work_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let gen = |kind: &str| {
+        let out = run(&["keys", "gen", kind, "--json"]);
+        assert!(out.status.success());
+        let keys: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (keys["public_key"].as_str().unwrap().to_string(), keys["seed"].as_str().unwrap().to_string())
+    };
+    let (account, account_seed) = gen("account");
+    let (module, module_seed) = gen("module");
+    assert!(account.starts_with('A') && account_seed.starts_with("SA"));
+    assert!(module.starts_with('M') && module_seed.starts_with("SM"));
+
+    let signed = dir.path().join("signed.wasm");
+    let out = run(&[
+        "claims", "sign", actor("echo").to_str().unwrap(),
+        "--issuer", &account_seed, "--subject", &module_seed,
+        "--cap", "wascc:http_server", "--name", "Echo", "--tag", "demo",
+        "--output", signed.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let out = run(&["claims", "inspect", signed.to_str().unwrap(), "--json"]);
+    let claims: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(claims["sub"], module.as_str());
+    assert_eq!(claims["iss"], account.as_str());
+    assert_eq!(claims["wascap"]["caps"][0], "wascc:http_server");
+    assert_eq!(claims["wascap"]["name"], "Echo");
+
+    let table = String::from_utf8(run(&["claims", "inspect", signed.to_str().unwrap()]).stdout).unwrap();
+    assert!(table.contains(&module) && table.contains("wascc:http_server"), "{table}");
+
+    let out = run(&["claims", "inspect", actor("echo").to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not signed"));
+}

@@ -1,0 +1,142 @@
+//! Finding the built artifacts, and small helpers every test module shares.
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use trellis_host::{Host, HostBuilder, HostConfig};
+use trellis_manifest::Manifest;
+
+pub const ECHO_KEY: &str = "MABDHSD55WXG7HMUURJCTYQBD7KYIV2HAYK5YBBVQDLZBPHE4FQRTOVD";
+pub const CHAOS_KEY: &str = "MBLGHQTYCS46DAKIJP47FOMR6ZJ67AOAFN6TJQCHSTC3EVY4GKPIOBQ3";
+
+/// The repository's root folder.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("host/ has a parent")
+        .to_path_buf()
+}
+
+fn must_exist(path: PathBuf) -> PathBuf {
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/test, which builds the providers and actors before the tests",
+        path.display()
+    );
+    path
+}
+
+/// A signed actor module built by `scripts/build-actors`, e.g. `echo_s`.
+pub fn actor(name: &str) -> PathBuf {
+    must_exist(root().join("target/actors").join(format!("{name}.wasm")))
+}
+
+/// A provider library cargo built next to this test binary, e.g. `trellis_provider_httpserver`.
+pub fn library(crate_name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/<profile>/deps/all-<hash> → target/<profile>
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binary lives in target/<profile>/deps");
+    must_exist(profile_dir.join(trellis_host::provider::platform_file_name(crate_name)))
+}
+
+pub fn http_server_library() -> PathBuf {
+    library("trellis_provider_httpserver")
+}
+
+pub fn chaos_library() -> PathBuf {
+    library("fixture_chaos")
+}
+
+/// Limits for tests: small pools, so parallel tests share the machine.
+pub fn test_config() -> HostConfig {
+    HostConfig {
+        max_total_instances: 64,
+        max_instances_per_actor: 16,
+        call_timeout: Duration::from_secs(5),
+        memory_limit: 32 << 20,
+        ..HostConfig::default()
+    }
+}
+
+pub fn host() -> Host {
+    HostBuilder::new().config(test_config()).build().expect("host builds")
+}
+
+/// A TCP port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Parses a manifest written by a test, resolving paths against `dir`.
+pub fn manifest(text: &str, dir: &Path) -> Result<Manifest, trellis_manifest::ManifestError> {
+    let source = dir.join("test.yaml");
+    std::fs::write(&source, text).expect("write manifest");
+    Manifest::load(&source)
+}
+
+/// The manifest of the echo demo on `port`.
+pub fn echo_manifest(port: u16) -> String {
+    format!(
+        "actors:\n  - {}\ncapabilities:\n  - path: {}\nbindings:\n  - actor: {ECHO_KEY}\n    capability: wascc:http_server\n    values: {{PORT: \"{port}\"}}\n",
+        actor("echo_s").display(),
+        http_server_library().display()
+    )
+}
+
+/// A real HTTP response, read off the socket.
+#[derive(Debug)]
+pub struct HttpReply {
+    pub status: u16,
+    pub headers: BTreeMap<String, String>,
+    pub body: String,
+}
+
+/// Sends one HTTP/1.1 request to 127.0.0.1:`port` with hyper.
+pub async fn http(method: &str, port: u16, path: &str, body: &str) -> Result<HttpReply, String> {
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<bytes::Bytes>>();
+    let request = hyper::Request::builder()
+        .method(method)
+        .uri(format!("http://127.0.0.1:{port}{path}"))
+        .header("x-test", "yes")
+        .body(Full::new(bytes::Bytes::from(body.to_string())))
+        .map_err(|e| e.to_string())?;
+    let response = client.request(request).await.map_err(|e| format!("{e:?}"))?;
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
+    let body = response.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+    Ok(HttpReply {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
+}
+
+/// Retries `check` until it returns `Some`, or panics after `deadline`.
+pub async fn eventually<T, F, Fut>(deadline: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -61,7 +61,8 @@ impl Bus {
                 actor: actor_id.to_string(),
             })?;
         let _in_flight = self.enter()?;
-        self.bounded(actor_id, actor.call(operation, payload)).await?
+        self.bounded(actor_id, actor.call(operation, payload))
+            .await?
     }
 
     /// Routes a host call made by an actor: to another actor when `namespace`

@@ -7,6 +7,8 @@ use trellis_claims::nkeys::KeyPair;
 use trellis_claims::{Claims, SigningRequest};
 
 #[derive(Debug, Subcommand)]
+// Parsed once per run: the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum ClaimsCommand {
     /// Sign a module: embed claims naming its identity and the capabilities it may call.
     Sign {
@@ -84,8 +86,14 @@ pub fn run(command: ClaimsCommand) -> anyhow::Result<()> {
             let signed = trellis_claims::sign(&bytes, &request, &issuer, &subject)
                 .with_context(|| format!("{}: cannot sign", module.display()))?;
             let output = output.unwrap_or_else(|| signed_name(&module));
-            std::fs::write(&output, signed).with_context(|| format!("cannot write {}", output.display()))?;
-            eprintln!("signed {} as actor {} → {}", module.display(), subject.public_key(), output.display());
+            std::fs::write(&output, signed)
+                .with_context(|| format!("cannot write {}", output.display()))?;
+            eprintln!(
+                "signed {} as actor {} → {}",
+                module.display(),
+                subject.public_key(),
+                output.display()
+            );
             Ok(())
         }
         ClaimsCommand::Inspect { module, json } => {
@@ -110,8 +118,9 @@ fn key_from(seed_or_file: &str) -> anyhow::Result<KeyPair> {
     let seed = if seed_or_file.starts_with('S') && !Path::new(seed_or_file).exists() {
         seed_or_file.to_string()
     } else {
-        let text = std::fs::read_to_string(seed_or_file)
-            .with_context(|| format!("{seed_or_file} is neither a seed (S…) nor a readable file"))?;
+        let text = std::fs::read_to_string(seed_or_file).with_context(|| {
+            format!("{seed_or_file} is neither a seed (S…) nor a readable file")
+        })?;
         match text.lines().map(str::trim).find(|l| l.starts_with('S')) {
             Some(seed) => seed.to_string(),
             None => bail!("{seed_or_file} holds no seed (a line starting with S)"),
@@ -121,7 +130,10 @@ fn key_from(seed_or_file: &str) -> anyhow::Result<KeyPair> {
 }
 
 fn signed_name(module: &Path) -> PathBuf {
-    let stem = module.file_stem().and_then(|s| s.to_str()).unwrap_or("module");
+    let stem = module
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("module");
     module.with_file_name(format!("{stem}_s.wasm"))
 }
 
@@ -134,7 +146,12 @@ fn table(c: &Claims) -> String {
         ("Issuer", c.issuer.clone()),
         ("Issued at", c.issued_at.to_string()),
         ("Expires", time(c.expires)),
-        ("Not before", c.not_before.map(|t| t.to_string()).unwrap_or_else(|| "immediately".into())),
+        (
+            "Not before",
+            c.not_before
+                .map(|t| t.to_string())
+                .unwrap_or_else(|| "immediately".into()),
+        ),
         ("Capabilities", m.caps.join(", ")),
         ("Tags", m.tags.join(", ")),
         ("Version", m.ver.clone().unwrap_or_default()),

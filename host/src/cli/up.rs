@@ -13,7 +13,12 @@ pub struct UpArgs {
     #[arg(short, long = "manifest", value_name = "FILE")]
     manifests: Vec<PathBuf>,
     /// Longest one call may take, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 10_000, env = "TRELLIS_CALL_TIMEOUT_MILLIS")]
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 10_000,
+        env = "TRELLIS_CALL_TIMEOUT_MILLIS"
+    )]
     call_timeout_ms: u64,
     /// Largest memory one actor instance may use, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 64)]
@@ -35,7 +40,8 @@ impl UpArgs {
             max_instances_per_actor: self.max_instances,
             call_timeout: Duration::from_millis(self.call_timeout_ms),
             memory_limit: self.memory_limit_mib << 20,
-            allowed_issuers: (!self.allowed_issuers.is_empty()).then(|| self.allowed_issuers.clone()),
+            allowed_issuers: (!self.allowed_issuers.is_empty())
+                .then(|| self.allowed_issuers.clone()),
             shutdown_grace: Duration::from_millis(self.shutdown_grace_ms),
             ..HostConfig::default()
         }
@@ -87,7 +93,9 @@ async fn stop_signal() -> anyhow::Result<()> {
         }
     }
     #[cfg(not(unix))]
-    tokio::signal::ctrl_c().await.context("cannot watch Ctrl-C")?;
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot watch Ctrl-C")?;
     tracing::info!("stop signal received");
     Ok(())
 }

@@ -114,11 +114,18 @@ pub fn resolve_platform_path(path: &Path) -> PathBuf {
         return path.to_path_buf();
     }
     let native = path.with_extension(std::env::consts::DLL_EXTENSION);
-    if native.exists() {
-        native
-    } else {
-        path.to_path_buf()
-    }
+    // `libfoo.so` is `foo.dll` on Windows, where libraries take no prefix.
+    let unprefixed = native
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("lib"))
+        .filter(|_| std::env::consts::DLL_PREFIX.is_empty())
+        .map(|n| native.with_file_name(n));
+    [Some(native), unprefixed]
+        .into_iter()
+        .flatten()
+        .find(|candidate| candidate.exists())
+        .unwrap_or_else(|| path.to_path_buf())
 }
 
 fn classify(path: &Path, error: LibraryError) -> ProviderLoadError {

@@ -34,7 +34,11 @@ async fn an_endless_loop_hits_the_deadline() {
     let host = chaos_host(config).await;
     let start = Instant::now();
     let err = host.invoke(CHAOS_KEY, "Loop", vec![]).await.unwrap_err();
-    assert!(start.elapsed() < Duration::from_secs(3), "took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        start.elapsed()
+    );
     let text = err.to_string();
     assert!(text.contains("time"), "{text}");
     still_serves(&host).await;
@@ -53,23 +57,36 @@ async fn guest_errors_and_unknown_operations_come_back_as_errors() {
     let host = chaos_host(test_config()).await;
     let err = host.invoke(CHAOS_KEY, "Fail", vec![]).await.unwrap_err();
     assert!(err.to_string().contains("chaos failed on purpose"), "{err}");
-    let err = host.invoke(CHAOS_KEY, "NoSuchOperation", vec![]).await.unwrap_err();
+    let err = host
+        .invoke(CHAOS_KEY, "NoSuchOperation", vec![])
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("bad dispatch"), "{err}");
-    let err = host.invoke(ECHO_KEY, "HandleRequest", vec![]).await.unwrap_err();
-    assert!(matches!(err, InvocationError::ActorNotFound { .. }), "{err}");
+    let err = host
+        .invoke(ECHO_KEY, "HandleRequest", vec![])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, InvocationError::ActorNotFound { .. }),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn actors_call_actors_and_providers_call_actors() {
     let host = chaos_host(test_config()).await;
     host.start_actor(&actor("echo_s")).await.unwrap();
-    let health = trellis_codec::encode(&trellis_codec::core::HealthRequest { placeholder: true }).unwrap();
+    let health =
+        trellis_codec::encode(&trellis_codec::core::HealthRequest { placeholder: true }).unwrap();
 
     let mut via_actor = format!("{ECHO_KEY}|HealthRequest|").into_bytes();
     via_actor.extend_from_slice(&health);
-    host.invoke(CHAOS_KEY, "CallActor", via_actor).await.expect("actor → actor");
+    host.invoke(CHAOS_KEY, "CallActor", via_actor)
+        .await
+        .expect("actor → actor");
 
-    let mut via_provider = format!("trellis:chaos|default|CallActor|{ECHO_KEY}|HealthRequest|").into_bytes();
+    let mut via_provider =
+        format!("trellis:chaos|default|CallActor|{ECHO_KEY}|HealthRequest|").into_bytes();
     via_provider.extend_from_slice(&health);
     host.invoke(CHAOS_KEY, "CallCapability", via_provider)
         .await
@@ -85,7 +102,9 @@ async fn a_slow_provider_call_does_not_serialize_other_requests() {
         "capabilities: [{{path: {}}}]\nbindings:\n  - {{actor: {CHAOS_KEY}, capability: \"wascc:http_server\", values: {{PORT: \"{port}\"}}}}\n",
         http_server_library().display()
     );
-    host.apply(&manifest(&text, dir.path()).unwrap()).await.unwrap();
+    host.apply(&manifest(&text, dir.path()).unwrap())
+        .await
+        .unwrap();
 
     let start = Instant::now();
     let requests: Vec<_> = (0..8)
@@ -97,6 +116,9 @@ async fn a_slow_provider_call_does_not_serialize_other_requests() {
     }
     // Eight 400 ms calls one after another would take 3.2 s.
     let elapsed = start.elapsed();
-    assert!(elapsed < Duration::from_millis(1500), "8 slow requests took {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_millis(1500),
+        "8 slow requests took {elapsed:?}"
+    );
     host.shutdown().await;
 }

@@ -6,7 +6,8 @@ use trellis_claims::SigningRequest;
 use trellis_host::{HostBuilder, HostError, InvocationError};
 
 fn example_key(name: &str) -> KeyPair {
-    let text = std::fs::read_to_string(root().join("examples/keys").join(format!("{name}.nk"))).unwrap();
+    let text =
+        std::fs::read_to_string(root().join("examples/keys").join(format!("{name}.nk"))).unwrap();
     let seed = text.lines().find(|l| l.starts_with('S')).unwrap();
     KeyPair::from_seed(seed).unwrap()
 }
@@ -14,7 +15,13 @@ fn example_key(name: &str) -> KeyPair {
 /// Signs the unsigned echo build with `request` into a temp file.
 fn signed_echo(dir: &std::path::Path, request: SigningRequest) -> std::path::PathBuf {
     let bytes = std::fs::read(actor("echo")).unwrap();
-    let signed = trellis_claims::sign(&bytes, &request, &example_key("issuer"), &example_key("echo")).unwrap();
+    let signed = trellis_claims::sign(
+        &bytes,
+        &request,
+        &example_key("issuer"),
+        &example_key("echo"),
+    )
+    .unwrap();
     let path = dir.join("echo_test.wasm");
     std::fs::write(&path, signed).unwrap();
     path
@@ -24,7 +31,10 @@ async fn refusal(path: &std::path::Path) -> String {
     let err = host().start_actor(path).await.unwrap_err();
     assert!(matches!(err, HostError::Actor(_)), "{err}");
     let text = err.to_string();
-    assert!(text.contains(&*path.to_string_lossy()), "names the file: {text}");
+    assert!(
+        text.contains(&*path.to_string_lossy()),
+        "names the file: {text}"
+    );
     text
 }
 
@@ -50,7 +60,13 @@ async fn a_module_changed_after_signing_is_refused() {
 async fn an_expired_module_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let now = trellis_claims::now_secs();
-    let path = signed_echo(dir.path(), SigningRequest { expires: Some(now - 60), ..Default::default() });
+    let path = signed_echo(
+        dir.path(),
+        SigningRequest {
+            expires: Some(now - 60),
+            ..Default::default()
+        },
+    );
     let text = refusal(&path).await;
     assert!(text.contains("expired"), "{text}");
 }
@@ -59,7 +75,13 @@ async fn an_expired_module_is_refused() {
 async fn a_module_not_yet_valid_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let now = trellis_claims::now_secs();
-    let path = signed_echo(dir.path(), SigningRequest { not_before: Some(now + 3600), ..Default::default() });
+    let path = signed_echo(
+        dir.path(),
+        SigningRequest {
+            not_before: Some(now + 3600),
+            ..Default::default()
+        },
+    );
     let text = refusal(&path).await;
     assert!(text.contains("not valid until"), "{text}");
 }
@@ -71,7 +93,11 @@ async fn an_issuer_outside_the_allow_list_is_refused() {
         .allowed_issuers(vec![KeyPair::new_account().public_key()])
         .build()
         .unwrap();
-    let err = host.start_actor(&actor("echo_s")).await.unwrap_err().to_string();
+    let err = host
+        .start_actor(&actor("echo_s"))
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains(&example_key("issuer").public_key()), "{err}");
 }
 
@@ -81,12 +107,19 @@ async fn a_call_to_an_undeclared_capability_is_refused() {
     host.start_actor(&actor("chaos_s")).await.unwrap();
     // chaos may call http_server, logging and trellis:chaos, not keyvalue.
     let err = host
-        .invoke(CHAOS_KEY, "CallCapability", b"wascc:keyvalue|default|Get|".to_vec())
+        .invoke(
+            CHAOS_KEY,
+            "CallCapability",
+            b"wascc:keyvalue|default|Get|".to_vec(),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, InvocationError::ActorFailed { .. }), "{err}");
     let text = err.to_string();
     assert!(text.contains("may not call wascc:keyvalue"), "{text}");
-    let reply = host.invoke(CHAOS_KEY, "Echo", b"ok".to_vec()).await.unwrap();
+    let reply = host
+        .invoke(CHAOS_KEY, "Echo", b"ok".to_vec())
+        .await
+        .unwrap();
     assert_eq!(reply, b"ok");
 }

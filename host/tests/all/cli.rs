@@ -51,20 +51,31 @@ impl Running {
     fn wait_for_log(&self, needle: &str) {
         let start = Instant::now();
         while !self.log().contains(needle) {
-            assert!(start.elapsed() < Duration::from_secs(30), "no `{needle}` in:\n{}", self.log());
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "no `{needle}` in:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
 
     fn stop(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
         let start = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 return status;
             }
-            assert!(start.elapsed() < Duration::from_secs(20), "trellis did not stop:\n{}", self.log());
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "trellis did not stop:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -86,9 +97,15 @@ async fn up_serves_the_demo_and_stops_cleanly_on_sigterm() {
     let host = Running::start(&["--manifest", manifest.to_str().unwrap()]);
     host.wait_for_log("Initialized Message Bus (internal)");
     host.wait_for_log("host ready");
-    let reply = http("GET", port, "/foo/bar?x=1", "hi").await.expect("answers");
+    let reply = http("GET", port, "/foo/bar?x=1", "hi")
+        .await
+        .expect("answers");
     assert_eq!(reply.status, 200);
-    assert!(reply.body.contains("\"path\":\"/foo/bar\""), "{}", reply.body);
+    assert!(
+        reply.body.contains("\"path\":\"/foo/bar\""),
+        "{}",
+        reply.body
+    );
     let log = host.log();
     let status = host.stop();
     assert!(status.success(), "exit status {status:?}\n{log}");
@@ -112,7 +129,10 @@ fn keys_sign_and_inspect_work_together() {
         let out = run(&["keys", "gen", kind, "--json"]);
         assert!(out.status.success());
         let keys: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        (keys["public_key"].as_str().unwrap().to_string(), keys["seed"].as_str().unwrap().to_string())
+        (
+            keys["public_key"].as_str().unwrap().to_string(),
+            keys["seed"].as_str().unwrap().to_string(),
+        )
     };
     let (account, account_seed) = gen("account");
     let (module, module_seed) = gen("module");
@@ -121,12 +141,27 @@ fn keys_sign_and_inspect_work_together() {
 
     let signed = dir.path().join("signed.wasm");
     let out = run(&[
-        "claims", "sign", actor("echo").to_str().unwrap(),
-        "--issuer", &account_seed, "--subject", &module_seed,
-        "--cap", "wascc:http_server", "--name", "Echo", "--tag", "demo",
-        "--output", signed.to_str().unwrap(),
+        "claims",
+        "sign",
+        actor("echo").to_str().unwrap(),
+        "--issuer",
+        &account_seed,
+        "--subject",
+        &module_seed,
+        "--cap",
+        "wascc:http_server",
+        "--name",
+        "Echo",
+        "--tag",
+        "demo",
+        "--output",
+        signed.to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let out = run(&["claims", "inspect", signed.to_str().unwrap(), "--json"]);
     let claims: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -135,8 +170,12 @@ fn keys_sign_and_inspect_work_together() {
     assert_eq!(claims["wascap"]["caps"][0], "wascc:http_server");
     assert_eq!(claims["wascap"]["name"], "Echo");
 
-    let table = String::from_utf8(run(&["claims", "inspect", signed.to_str().unwrap()]).stdout).unwrap();
-    assert!(table.contains(&module) && table.contains("wascc:http_server"), "{table}");
+    let table =
+        String::from_utf8(run(&["claims", "inspect", signed.to_str().unwrap()]).stdout).unwrap();
+    assert!(
+        table.contains(&module) && table.contains("wascc:http_server"),
+        "{table}"
+    );
 
     let out = run(&["claims", "inspect", actor("echo").to_str().unwrap()]);
     assert!(!out.status.success());

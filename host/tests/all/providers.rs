@@ -32,9 +32,15 @@ async fn three_providers_serve_one_host_at_once() {
     .unwrap();
     let mut call = b"wascc:logging||WriteLog|".to_vec();
     call.extend_from_slice(&log);
-    host.invoke(CHAOS_KEY, "CallCapability", call).await.expect("logging answers");
+    host.invoke(CHAOS_KEY, "CallCapability", call)
+        .await
+        .expect("logging answers");
     let reply = host
-        .invoke(CHAOS_KEY, "CallCapability", b"trellis:chaos|default|Echo|hey".to_vec())
+        .invoke(
+            CHAOS_KEY,
+            "CallCapability",
+            b"trellis:chaos|default|Echo|hey".to_vec(),
+        )
         .await
         .expect("chaos answers");
     assert_eq!(reply, b"hey");
@@ -44,36 +50,62 @@ async fn three_providers_serve_one_host_at_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_text_file_named_like_a_library_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let fake = dir.path().join(trellis_host::provider::platform_file_name("fake"));
+    let fake = dir
+        .path()
+        .join(trellis_host::provider::platform_file_name("fake"));
     std::fs::write(&fake, "this is not a library\n").unwrap();
     let err = refusal(&fake);
-    assert!(matches!(err, ProviderLoadError::NotALibrary { .. }), "{err}");
+    assert!(
+        matches!(err, ProviderLoadError::NotALibrary { .. }),
+        "{err}"
+    );
     let text = err.to_string();
-    assert!(text.contains(&*fake.to_string_lossy()) && text.contains("not a shared library"), "{text}");
+    assert!(
+        text.contains(&*fake.to_string_lossy()) && text.contains("not a shared library"),
+        "{text}"
+    );
 }
 
 #[test]
 fn a_library_without_a_root_module_is_refused() {
     let path = library("fixture_no_root_module");
     let err = refusal(&path);
-    assert!(matches!(err, ProviderLoadError::NotAProvider { .. }), "{err}");
-    assert!(err.to_string().contains("exports no provider root module"), "{err}");
+    assert!(
+        matches!(err, ProviderLoadError::NotAProvider { .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("exports no provider root module"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_provider_built_against_an_incompatible_sdk_is_refused() {
     let err = refusal(&library("fixture_future_sdk"));
-    assert!(matches!(err, ProviderLoadError::IncompatibleSdk { .. }), "{err}");
+    assert!(
+        matches!(err, ProviderLoadError::IncompatibleSdk { .. }),
+        "{err}"
+    );
     let text = err.to_string();
-    assert!(text.contains("99.0.0") && text.contains(trellis_provider_sdk::ffi::SDK_VERSION), "{text}");
+    assert!(
+        text.contains("99.0.0") && text.contains(trellis_provider_sdk::ffi::SDK_VERSION),
+        "{text}"
+    );
 }
 
 #[test]
 fn a_provider_with_another_abi_layout_is_refused() {
     let err = refusal(&library("fixture_layout_mismatch"));
-    assert!(matches!(err, ProviderLoadError::LayoutMismatch { .. }), "{err}");
+    assert!(
+        matches!(err, ProviderLoadError::LayoutMismatch { .. }),
+        "{err}"
+    );
     let text = err.to_string();
-    assert!(text.lines().count() == 1 && text.len() < 600, "one readable line: {text}");
+    assert!(
+        text.lines().count() == 1 && text.len() < 600,
+        "one readable line: {text}"
+    );
 }
 
 #[test]
@@ -86,12 +118,19 @@ fn a_missing_library_is_refused() {
 async fn the_host_keeps_working_after_refusing_libraries() {
     let host = host();
     host.start_actor(&actor("echo_s")).await.unwrap();
-    for bad in ["fixture_no_root_module", "fixture_future_sdk", "fixture_layout_mismatch"] {
+    for bad in [
+        "fixture_no_root_module",
+        "fixture_future_sdk",
+        "fixture_layout_mismatch",
+    ] {
         let err = host.start_provider(&library(bad), "default").unwrap_err();
         assert!(matches!(err, HostError::ProviderLoad(_)), "{err}");
     }
-    let health = trellis_codec::encode(&trellis_codec::core::HealthRequest { placeholder: true }).unwrap();
-    host.invoke(ECHO_KEY, "HealthRequest", health).await.expect("echo still answers");
+    let health =
+        trellis_codec::encode(&trellis_codec::core::HealthRequest { placeholder: true }).unwrap();
+    host.invoke(ECHO_KEY, "HealthRequest", health)
+        .await
+        .expect("echo still answers");
     assert!(host.bus().providers().is_empty());
 }
 
@@ -101,10 +140,18 @@ async fn a_provider_panic_becomes_an_error_for_that_call() {
     host.start_provider(&chaos_library(), "default").unwrap();
     host.start_actor(&actor("chaos_s")).await.unwrap();
     let err = host
-        .invoke(CHAOS_KEY, "CallCapability", b"trellis:chaos|default|Panic|".to_vec())
+        .invoke(
+            CHAOS_KEY,
+            "CallCapability",
+            b"trellis:chaos|default|Panic|".to_vec(),
+        )
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("provider panicked: chaos asked to panic"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("provider panicked: chaos asked to panic"),
+        "{err}"
+    );
 
     let bind = host.bind(trellis_host::BindingRecord {
         actor: CHAOS_KEY.into(),
@@ -116,7 +163,11 @@ async fn a_provider_panic_becomes_an_error_for_that_call() {
     assert!(err.contains("provider panicked"), "{err}");
 
     let reply = host
-        .invoke(CHAOS_KEY, "CallCapability", b"trellis:chaos|default|Echo|alive".to_vec())
+        .invoke(
+            CHAOS_KEY,
+            "CallCapability",
+            b"trellis:chaos|default|Echo|alive".to_vec(),
+        )
         .await
         .expect("the provider still answers after panicking");
     assert_eq!(reply, b"alive");
@@ -129,7 +180,11 @@ async fn one_library_serves_two_binding_names() {
     host.start_provider(&chaos_library(), "other").unwrap();
     host.start_actor(&actor("chaos_s")).await.unwrap();
     let reply = host
-        .invoke(CHAOS_KEY, "CallCapability", b"trellis:chaos|other|Echo|two".to_vec())
+        .invoke(
+            CHAOS_KEY,
+            "CallCapability",
+            b"trellis:chaos|other|Echo|two".to_vec(),
+        )
         .await
         .unwrap();
     assert_eq!(reply, b"two");

@@ -63,7 +63,10 @@ pub fn test_config() -> HostConfig {
 }
 
 pub fn host() -> Host {
-    HostBuilder::new().config(test_config()).build().expect("host builds")
+    HostBuilder::new()
+        .config(test_config())
+        .build()
+        .expect("host builds")
 }
 
 /// A TCP port nobody listens on right now.
@@ -110,14 +113,22 @@ pub async fn http(method: &str, port: u16, path: &str, body: &str) -> Result<Htt
         .header("x-test", "yes")
         .body(Full::new(bytes::Bytes::from(body.to_string())))
         .map_err(|e| e.to_string())?;
-    let response = client.request(request).await.map_err(|e| format!("{e:?}"))?;
+    let response = client
+        .request(request)
+        .await
+        .map_err(|e| format!("{e:?}"))?;
     let status = response.status().as_u16();
     let headers = response
         .headers()
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
         .collect();
-    let body = response.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
     Ok(HttpReply {
         status,
         headers,
@@ -136,7 +147,10 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
+        assert!(
+            start.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -10,9 +10,9 @@
 
 use crate::actor::Actor;
 use crate::error::HostError;
-use crate::host::{BindingRecord, Host};
+use crate::host::{claims_values, BindingRecord, Host};
 use crate::provider::{resolve_platform_path, ProviderInstance};
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use trellis_manifest::Manifest;
@@ -32,12 +32,16 @@ struct Prepared {
     actors: Vec<Arc<Actor>>,
     providers: Vec<Arc<ProviderInstance>>,
     bindings: Vec<BindingRecord>,
+    /// Bindings for the lattice to place, with the actor's claims values
+    /// when the actor runs here.
+    placed: Vec<(BindingRecord, HashMap<String, String>)>,
 }
 
 impl Host {
     /// Starts what `manifest` declares, or nothing if any part of it is wrong.
     pub async fn apply(&self, manifest: &Manifest) -> Result<Applied, HostError> {
         let prepared = self.prepare(manifest).await?;
+        self.add_labels(&manifest.labels);
         self.commit(prepared)
     }
 
@@ -64,10 +68,11 @@ impl Host {
         let providers = self.prepare_providers(manifest)?;
         let bindings = self.resolve_bindings(manifest, &actors, &providers);
         match bindings {
-            Ok(bindings) => Ok(Prepared {
+            Ok((bindings, placed)) => Ok(Prepared {
                 actors,
                 providers,
                 bindings,
+                placed,
             }),
             Err(e) => {
                 providers.iter().for_each(|p| p.stop());
@@ -114,46 +119,69 @@ impl Host {
         Ok(providers)
     }
 
+    /// Splits the manifest's bindings into those this host serves alone and,
+    /// with a lattice, those to place elsewhere; refuses the rest.
+    #[allow(clippy::type_complexity)]
     fn resolve_bindings(
         &self,
         manifest: &Manifest,
         actors: &[Arc<Actor>],
         providers: &[Arc<ProviderInstance>],
-    ) -> Result<Vec<BindingRecord>, HostError> {
-        let declared_actors: HashSet<&str> = actors.iter().map(|a| a.id()).collect();
-        let mut records = Vec::new();
+    ) -> Result<
+        (
+            Vec<BindingRecord>,
+            Vec<(BindingRecord, HashMap<String, String>)>,
+        ),
+        HostError,
+    > {
+        let (mut local, mut placed) = (Vec::new(), Vec::new());
         for (i, b) in manifest.bindings.iter().enumerate() {
-            let invalid = |message: String| HostError::Binding {
-                manifest: manifest.source.clone(),
-                entry: format!("bindings[{i}]"),
-                message,
-            };
-            if !declared_actors.contains(b.actor.as_str()) && self.bus().actor(&b.actor).is_none() {
-                return Err(invalid(format!(
-                    "actor {} is neither declared in this manifest nor running in the host",
-                    b.actor
-                )));
-            }
-            let provided = providers
-                .iter()
-                .any(|p| p.capability_id() == b.capability && p.binding() == b.binding)
-                || self.bus().provider(&b.capability, &b.binding).is_some();
-            if !provided {
-                return Err(invalid(format!(
-                    "no provider for capability {} with binding '{}' is declared in this manifest or loaded in the host (loaded: {})",
-                    b.capability,
-                    b.binding,
-                    self.loaded_capabilities(providers)
-                )));
-            }
-            records.push(BindingRecord {
+            let record = BindingRecord {
                 actor: b.actor.clone(),
                 capability: b.capability.clone(),
                 binding: b.binding.clone(),
                 values: b.values.clone().into_iter().collect(),
-            });
+            };
+            let actor = actors
+                .iter()
+                .find(|a| a.id() == b.actor)
+                .cloned()
+                .or_else(|| self.bus().actor(&b.actor));
+            let provided = providers
+                .iter()
+                .any(|p| p.capability_id() == b.capability && p.binding() == b.binding)
+                || self.bus().provider(&b.capability, &b.binding).is_some();
+            match (actor, provided, self.placement().is_some()) {
+                (Some(_), true, _) => local.push(record),
+                (actor, _, true) => {
+                    let claims = actor.map(|a| claims_values(a.claims())).unwrap_or_default();
+                    placed.push((record, claims));
+                }
+                (None, _, false) => {
+                    return Err(self.invalid_binding(manifest, i, format!(
+                        "actor {} is neither declared in this manifest nor running in the host",
+                        b.actor
+                    )))
+                }
+                (Some(_), false, false) => {
+                    return Err(self.invalid_binding(manifest, i, format!(
+                        "no provider for capability {} with binding '{}' is declared in this manifest or loaded in the host (loaded: {})",
+                        b.capability,
+                        b.binding,
+                        self.loaded_capabilities(providers)
+                    )))
+                }
+            }
         }
-        Ok(records)
+        Ok((local, placed))
+    }
+
+    fn invalid_binding(&self, manifest: &Manifest, index: usize, message: String) -> HostError {
+        HostError::Binding {
+            manifest: manifest.source.clone(),
+            entry: format!("bindings[{index}]"),
+            message,
+        }
     }
 
     fn loaded_capabilities(&self, pending: &[Arc<ProviderInstance>]) -> String {
@@ -192,6 +220,11 @@ impl Host {
                 return Err(e);
             }
             applied.bindings.push(record);
+        }
+        if let Some(placement) = self.placement() {
+            for (record, claims) in prepared.placed {
+                placement.place(record, claims);
+            }
         }
         Ok(applied)
     }

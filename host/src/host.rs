@@ -9,13 +9,15 @@ use crate::actor::Actor;
 use crate::bus::{Bus, InvocationError, ProviderDispatcher};
 use crate::config::HostConfig;
 use crate::error::HostError;
+use crate::events::HostEvent;
 use crate::provider::{ProviderInstance, ProviderLibrary};
 use abi_stable::{sabi_trait::TD_Opaque, std_types::RArc};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
 use tokio::runtime::Handle;
+use tokio::sync::broadcast;
 use trellis_claims::{Claims, Policy};
 use trellis_provider_sdk::ffi::FfiDispatcher_TO;
 
@@ -83,6 +85,10 @@ impl HostBuilder {
             runtime,
             config: self.config,
             bindings: Mutex::default(),
+            labels: Mutex::default(),
+            events: broadcast::channel(256).0,
+            placement: OnceLock::new(),
+            started: (Instant::now(), SystemTime::now()),
         })
     }
 }
@@ -100,6 +106,14 @@ pub struct BindingRecord {
     pub values: HashMap<String, String>,
 }
 
+/// Takes bindings this host cannot serve alone (its provider or actor runs
+/// elsewhere) and places them in the lattice.
+pub trait BindingPlacement: Send + Sync {
+    /// Owns `record` from now on; `claims_values` are the `__wascc_*` values
+    /// when the actor runs here (empty otherwise).
+    fn place(&self, record: BindingRecord, claims_values: HashMap<String, String>);
+}
+
 /// A running host.
 pub struct Host {
     config: HostConfig,
@@ -107,6 +121,10 @@ pub struct Host {
     bus: Arc<Bus>,
     runtime: Handle,
     bindings: Mutex<Vec<BindingRecord>>,
+    labels: Mutex<BTreeMap<String, String>>,
+    events: broadcast::Sender<HostEvent>,
+    placement: OnceLock<Arc<dyn BindingPlacement>>,
+    started: (Instant, SystemTime),
 }
 
 impl Host {
@@ -118,6 +136,43 @@ impl Host {
     /// The host's bus.
     pub fn bus(&self) -> &Arc<Bus> {
         &self.bus
+    }
+
+    /// Receives every change this host applies from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<HostEvent> {
+        self.events.subscribe()
+    }
+
+    fn emit(&self, event: HostEvent) {
+        // No receiver is fine: nobody is watching.
+        let _ = self.events.send(event);
+    }
+
+    /// The labels the manifests gave this host.
+    pub fn labels(&self) -> BTreeMap<String, String> {
+        self.labels.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    pub(crate) fn add_labels(&self, labels: &BTreeMap<String, String>) {
+        if let Ok(mut mine) = self.labels.lock() {
+            mine.extend(labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+    }
+
+    /// When the host started, and how long ago.
+    pub fn started(&self) -> (SystemTime, Duration) {
+        (self.started.1, self.started.0.elapsed())
+    }
+
+    /// Hands bindings this host cannot serve alone to `placement` from now on.
+    pub fn set_placement(&self, placement: Arc<dyn BindingPlacement>) {
+        if self.placement.set(placement).is_err() {
+            tracing::warn!("the host already has a binding placement; keeping the first");
+        }
+    }
+
+    pub(crate) fn placement(&self) -> Option<&Arc<dyn BindingPlacement>> {
+        self.placement.get()
     }
 
     /// Loads and verifies the actor in `path` without registering it.
@@ -146,7 +201,12 @@ impl Host {
     }
 
     pub(crate) fn register_actor(&self, actor: Arc<Actor>) {
-        tracing::info!(actor = actor.id(), name = actor.claims().metadata.name.as_deref().unwrap_or(""), path = %actor.path().display(), "actor started");
+        let name = actor.claims().metadata.name.clone().unwrap_or_default();
+        tracing::info!(actor = actor.id(), name, path = %actor.path().display(), "actor started");
+        self.emit(HostEvent::ActorStarted {
+            actor: actor.id().to_string(),
+            name,
+        });
         self.bus.add_actor(actor);
     }
 
@@ -155,6 +215,7 @@ impl Host {
         let stopped = self.bus.remove_actor(id).is_some();
         if stopped {
             tracing::info!(actor = id, "actor stopped");
+            self.emit(HostEvent::ActorStopped { actor: id.into() });
         }
         stopped
     }
@@ -205,6 +266,11 @@ impl Host {
         }
         let d = provider.descriptor();
         tracing::info!(capability = %d.capability_id, binding = provider.binding(), name = %d.name, version = %d.version, path = %provider.path().display(), "provider loaded");
+        self.emit(HostEvent::ProviderLoaded {
+            capability: d.capability_id.clone(),
+            binding: provider.binding().to_string(),
+            name: d.name.clone(),
+        });
         self.bus.add_provider(provider);
         Ok(())
     }
@@ -216,31 +282,45 @@ impl Host {
         };
         provider.stop();
         tracing::info!(capability, binding, "provider removed");
+        self.emit(HostEvent::ProviderRemoved {
+            capability: capability.into(),
+            binding: binding.into(),
+        });
         true
     }
 
     /// Binds a running actor to a running provider with `values`.
     pub fn bind(&self, record: BindingRecord) -> Result<(), HostError> {
-        let failed = |message: String| HostError::Bind {
-            actor: record.actor.clone(),
-            capability: record.capability.clone(),
-            binding: record.binding.clone(),
-            message,
-        };
+        let claims = self
+            .bus
+            .actor(&record.actor)
+            .map(|actor| claims_values(actor.claims()))
+            .ok_or_else(|| bind_error(&record, "no such actor is running".into()))?;
+        self.bind_with_claims(record, claims)
+    }
+
+    /// Binds an actor (which may run on another host) to a provider of this
+    /// host; `claims_values` are the actor's `__wascc_*` values.
+    pub fn bind_with_claims(
+        &self,
+        record: BindingRecord,
+        claims_values: HashMap<String, String>,
+    ) -> Result<(), HostError> {
         let provider = self
             .bus
             .provider(&record.capability, &record.binding)
-            .ok_or_else(|| failed("no such provider is loaded".into()))?;
-        let actor = self
-            .bus
-            .actor(&record.actor)
-            .ok_or_else(|| failed("no such actor is running".into()))?;
+            .ok_or_else(|| bind_error(&record, "no such provider is loaded".into()))?;
         let mut values = record.values.clone();
-        values.extend(claims_values(actor.claims()));
+        values.extend(claims_values);
         provider
             .bind_actor(&record.actor, &values)
-            .map_err(failed)?;
+            .map_err(|e| bind_error(&record, e))?;
         tracing::info!(actor = %record.actor, capability = %record.capability, binding = %record.binding, "binding created");
+        self.emit(HostEvent::BindingCreated {
+            actor: record.actor.clone(),
+            capability: record.capability.clone(),
+            binding: record.binding.clone(),
+        });
         if let Ok(mut bindings) = self.bindings.lock() {
             bindings.push(record);
         }
@@ -269,6 +349,11 @@ impl Host {
             }
         }
         tracing::info!(actor, capability, binding, "binding removed");
+        self.emit(HostEvent::BindingRemoved {
+            actor: actor.into(),
+            capability: capability.into(),
+            binding: binding.into(),
+        });
         true
     }
 
@@ -312,10 +397,19 @@ impl Host {
     }
 }
 
+fn bind_error(record: &BindingRecord, message: String) -> HostError {
+    HostError::Bind {
+        actor: record.actor.clone(),
+        capability: record.capability.clone(),
+        binding: record.binding.clone(),
+        message,
+    }
+}
+
 /// The actor's claims as waSCC providers expect them in a binding's values.
-fn claims_values(claims: &Claims) -> [(String, String); 5] {
+pub fn claims_values(claims: &Claims) -> HashMap<String, String> {
     let m = &claims.metadata;
-    [
+    HashMap::from([
         ("__wascc_issuer".into(), claims.issuer.clone()),
         ("__wascc_capabilities".into(), m.caps.join(",")),
         ("__wascc_name".into(), m.name.clone().unwrap_or_default()),
@@ -324,5 +418,5 @@ fn claims_values(claims: &Claims) -> [(String, String); 5] {
             claims.expires.map(|e| e.to_string()).unwrap_or_default(),
         ),
         ("__wascc_tags".into(), m.tags.join(",")),
-    ]
+    ])
 }

@@ -25,6 +25,7 @@ mod apply;
 pub mod bus;
 mod config;
 mod error;
+mod events;
 mod host;
 pub mod provider;
 
@@ -32,4 +33,5 @@ pub use apply::Applied;
 pub use bus::InvocationError;
 pub use config::HostConfig;
 pub use error::HostError;
-pub use host::{BindingRecord, Host, HostBuilder};
+pub use events::HostEvent;
+pub use host::{claims_values, BindingPlacement, BindingRecord, Host, HostBuilder};

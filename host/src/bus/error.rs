@@ -75,6 +75,30 @@ pub enum InvocationError {
         /// The limit.
         after: Duration,
     },
+    /// No host in the lattice serves the target.
+    #[error("no host in the lattice runs {target}")]
+    NoResponders {
+        /// The target.
+        target: String,
+    },
+    /// The target's host answered with an error.
+    #[error("{target} on host {host}: {message}")]
+    Remote {
+        /// The target.
+        target: String,
+        /// The host that ran it.
+        host: String,
+        /// Its error.
+        message: String,
+    },
+    /// The lattice could not carry the call.
+    #[error("cannot reach {target} through the lattice: {message}")]
+    Unreachable {
+        /// The target.
+        target: String,
+        /// What went wrong.
+        message: String,
+    },
     /// The host is stopping and takes no new work.
     #[error("the host is shutting down")]
     ShuttingDown,

@@ -13,6 +13,30 @@ mod error;
 pub use dispatcher::ProviderDispatcher;
 pub use error::InvocationError;
 
+use futures::future::BoxFuture;
+use std::sync::OnceLock;
+
+/// Where calls go when their target is not in this host: the lattice.
+pub trait RemoteRoute: Send + Sync {
+    /// Calls `operation` on an actor some other host runs.
+    fn invoke_actor(
+        &self,
+        actor: &str,
+        operation: &str,
+        payload: Vec<u8>,
+    ) -> BoxFuture<'static, Result<Vec<u8>, InvocationError>>;
+
+    /// Calls a provider instance some other host runs, on behalf of `actor`.
+    fn invoke_provider(
+        &self,
+        actor: &str,
+        capability: &str,
+        binding: &str,
+        operation: &str,
+        payload: Vec<u8>,
+    ) -> BoxFuture<'static, Result<Vec<u8>, InvocationError>>;
+}
+
 use crate::actor::{Actor, ActorContext};
 use crate::provider::ProviderInstance;
 use std::collections::HashMap;
@@ -33,6 +57,7 @@ pub struct Bus {
     accepting: AtomicBool,
     in_flight: AtomicUsize,
     drained: Notify,
+    remote: OnceLock<Arc<dyn RemoteRoute>>,
 }
 
 impl Bus {
@@ -45,6 +70,7 @@ impl Bus {
             accepting: AtomicBool::new(true),
             in_flight: AtomicUsize::new(0),
             drained: Notify::new(),
+            remote: OnceLock::new(),
         }
     }
 
@@ -55,14 +81,31 @@ impl Bus {
         operation: &str,
         payload: Vec<u8>,
     ) -> Result<Vec<u8>, InvocationError> {
-        let actor = self
-            .actor(actor_id)
-            .ok_or_else(|| InvocationError::ActorNotFound {
-                actor: actor_id.to_string(),
-            })?;
         let _in_flight = self.enter()?;
-        self.bounded(actor_id, actor.call(operation, payload))
+        match (self.actor(actor_id), self.remote.get()) {
+            (Some(actor), _) => self.call_actor(&actor, operation, payload).await,
+            (None, Some(remote)) => remote.invoke_actor(actor_id, operation, payload).await,
+            (None, None) => Err(InvocationError::ActorNotFound {
+                actor: actor_id.to_string(),
+            }),
+        }
+    }
+
+    async fn call_actor(
+        &self,
+        actor: &Actor,
+        operation: &str,
+        payload: Vec<u8>,
+    ) -> Result<Vec<u8>, InvocationError> {
+        self.bounded(actor.id(), actor.call(operation, payload))
             .await?
+    }
+
+    /// Sends calls for targets this host lacks to `remote` from now on.
+    pub fn set_remote(&self, remote: Arc<dyn RemoteRoute>) {
+        if self.remote.set(remote).is_err() {
+            tracing::warn!("the bus already has a remote route; keeping the first");
+        }
     }
 
     /// Routes a host call made by an actor: to another actor when `namespace`
@@ -86,21 +129,60 @@ impl Bus {
             });
         }
         let binding = normalize_binding(binding);
-        let provider =
-            self.provider(namespace, binding)
-                .ok_or_else(|| InvocationError::ProviderNotFound {
-                    capability: namespace.to_string(),
-                    binding: binding.to_string(),
-                })?;
-        let target = format!("{namespace} (binding '{binding}')");
+        match self.remote.get() {
+            Some(remote) if self.provider(namespace, binding).is_none() => {
+                remote
+                    .invoke_provider(&caller.id, namespace, binding, operation, payload)
+                    .await
+            }
+            _ => {
+                self.call_local_provider(&caller.id, namespace, binding, operation, payload)
+                    .await
+            }
+        }
+    }
+
+    /// Calls an actor of this host only, never the lattice (for calls that
+    /// arrived from the lattice: forwarding them back out could loop).
+    pub async fn invoke_local_actor(
+        &self,
+        actor_id: &str,
+        operation: &str,
+        payload: Vec<u8>,
+    ) -> Result<Vec<u8>, InvocationError> {
+        let _in_flight = self.enter()?;
+        let actor = self
+            .actor(actor_id)
+            .ok_or_else(|| InvocationError::ActorNotFound {
+                actor: actor_id.to_string(),
+            })?;
+        self.call_actor(&actor, operation, payload).await
+    }
+
+    /// Calls a provider instance of this host only, on behalf of `actor`.
+    pub async fn call_local_provider(
+        &self,
+        actor: &str,
+        capability: &str,
+        binding: &str,
+        operation: &str,
+        payload: Vec<u8>,
+    ) -> Result<Vec<u8>, InvocationError> {
+        let provider = self.provider(capability, binding).ok_or_else(|| {
+            InvocationError::ProviderNotFound {
+                capability: capability.to_string(),
+                binding: binding.to_string(),
+            }
+        })?;
+        let target = format!("{capability} (binding '{binding}')");
         let reply = self
-            .bounded(&target, provider.call(&caller.id, operation, payload))
+            .bounded(&target, provider.call(actor, operation, payload))
             .await?;
         reply
             .into_result()
             .map(|r| r.into_vec())
             .map_err(|message| InvocationError::ProviderFailed {
-                capability: namespace.to_string(),
+                capability: capability.to_string(),
                 binding: binding.to_string(),
                 operation: operation.to_string(),
                 message: message.into_string(),

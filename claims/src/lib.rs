@@ -43,7 +43,7 @@ use sha2::{Digest, Sha256};
 
 pub use crate::claims::{ActorMetadata, Claims};
 pub use crate::error::ClaimsError;
-pub use crate::time::now_secs;
+pub use crate::time::{now_secs, rfc3339};
 /// The nkeys crate this one uses, so callers load keys with the same version.
 pub use nkeys;
 

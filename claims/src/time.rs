@@ -26,6 +26,18 @@ pub(crate) fn utc_date(secs: u64) -> String {
     )
 }
 
+/// Formats seconds since the Unix epoch as RFC 3339, e.g. `2026-11-23T21:19:18Z`.
+pub fn rfc3339(secs: u64) -> String {
+    let (year, month, day) = civil_from_days(secs / 86_400);
+    let in_day = secs % 86_400;
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        in_day / 3600,
+        in_day % 3600 / 60,
+        in_day % 60
+    )
+}
+
 /// Converts days since 1970-01-01 to a proleptic Gregorian (year, month, day).
 ///
 /// Howard Hinnant's `civil_from_days`, restricted to non-negative days. It

@@ -78,7 +78,6 @@ impl HostBuilder {
     pub fn build(self) -> Result<Host, HostError> {
         let runtime = Handle::try_current().map_err(|_| HostError::NoRuntime)?;
         let engine = ActorEngine::new(&self.config)?;
-        tracing::info!("Initialized Message Bus (internal)");
         Ok(Host {
             bus: Arc::new(Bus::new(self.config.call_timeout)),
             engine,
@@ -327,15 +326,18 @@ impl Host {
         Ok(())
     }
 
-    /// Removes a binding, telling its provider.
+    /// Removes the actor's bindings to this provider instance (every one of
+    /// them: an actor may be bound to one provider with several values),
+    /// telling the provider.
     pub fn unbind(&self, actor: &str, capability: &str, binding: &str) -> bool {
-        let removed = self.bindings.lock().ok().and_then(|mut bindings| {
-            let at = bindings.iter().position(|b| {
-                b.actor == actor && b.capability == capability && b.binding == binding
-            })?;
-            Some(bindings.remove(at))
+        let removed = self.bindings.lock().map(|mut bindings| {
+            let before = bindings.len();
+            bindings.retain(|b| {
+                !(b.actor == actor && b.capability == capability && b.binding == binding)
+            });
+            before - bindings.len()
         });
-        if removed.is_none() {
+        if removed.unwrap_or(0) == 0 {
             return false;
         }
         if let Some(provider) = self.bus.provider(capability, binding) {

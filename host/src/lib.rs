@@ -27,6 +27,8 @@ mod config;
 mod error;
 mod events;
 mod host;
+#[cfg(feature = "lattice")]
+pub mod lattice;
 pub mod provider;
 
 pub use apply::Applied;

@@ -12,14 +12,14 @@ use std::path::PathBuf;
 pub enum ManifestError {
     /// The manifest file could not be read.
     ///
-    /// The I/O error is both part of the message (so printing this error alone
-    /// says what went wrong) and the error's `source()`.
-    #[error("{}: cannot read the manifest: {source}", path.display())]
+    /// The I/O error is part of the message (and so not a separate
+    /// `source()`, which would print it twice in an error chain).
+    #[error("{}: cannot read the manifest: {reason}", path.display())]
     Read {
         /// The file that could not be read.
         path: PathBuf,
         /// What the operating system reported.
-        source: io::Error,
+        reason: io::Error,
     },
 
     /// The text is not a well-formed manifest: a YAML/JSON syntax error, an

@@ -170,9 +170,9 @@ impl Manifest {
         path: &Path,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Manifest, ManifestError> {
-        let text = fs::read_to_string(path).map_err(|source| ManifestError::Read {
+        let text = fs::read_to_string(path).map_err(|reason| ManifestError::Read {
             path: path.to_path_buf(),
-            source,
+            reason,
         })?;
         // A bare file name has an empty parent, which joins as the working
         // directory: exactly the folder the file is in.

@@ -128,19 +128,20 @@ fn binding_name(
     Ok(normalize_binding(&name).to_owned())
 }
 
-/// Refuses two bindings of the same actor to the same capability under the
-/// same binding name: the host could honour only one of them.
+/// Refuses a binding declared twice (same actor, capability, binding name and
+/// values). The same actor may be bound twice with different values: the
+/// lattice demo serves one actor on two HTTP ports.
 fn check_duplicate_bindings(
     bindings: &[BindingEntry],
     cx: &Context<'_>,
 ) -> Result<(), ManifestError> {
     let mut seen = HashMap::new();
     for (index, b) in bindings.iter().enumerate() {
-        let key = (&b.actor, &b.capability, &b.binding);
+        let key = (&b.actor, &b.capability, &b.binding, &b.values);
         if let Some(first) = seen.insert(key, index) {
             let message = format!(
                 "duplicate of bindings[{first}]: the actor is already bound to {:?} \
-                 under the binding name {:?}; remove one, or give one another `binding` name",
+                 under the binding name {:?} with the same values; remove one",
                 b.capability, b.binding
             );
             return Err(cx.invalid(format!("bindings[{index}]"), message));

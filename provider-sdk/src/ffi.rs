@@ -11,8 +11,9 @@
 //!
 //! The root module and both traits are *prefix types*: fields and methods may
 //! be **appended** after the `#[sabi(last_prefix_field)]` marker in a later
-//! minor SDK version, and an older provider (which lacks them) still loads; the
-//! host sees the missing ones as absent. Anything else — removing, reordering
+//! minor SDK version, and an older provider (which lacks them) still loads: the
+//! host reads an appended root-module field as `None` from an old library, and
+//! an appended trait method needs a default body. Anything else — removing, reordering
 //! or changing a field or method, changing a type used here — is a breaking
 //! change and needs a new major SDK version (a new minor while the SDK is
 //! 0.x). `docs/writing-a-provider.md` states the policy.
@@ -110,7 +111,6 @@ pub type FfiProviderBox = FfiProvider_TO<RBox<()>>;
 #[repr(C)]
 #[derive(StableAbi)]
 #[sabi(kind(Prefix(prefix_ref = ProviderModuleRef)))]
-#[sabi(missing_field(panic))]
 pub struct ProviderModule {
     /// The provider SDK version the library was built with.
     pub sdk_version: RStr<'static>,
@@ -125,7 +125,7 @@ impl RootModule for ProviderModuleRef {
     const BASE_NAME: &'static str = "trellis_provider";
     const NAME: &'static str = "trellis_provider";
     /// The SDK's own version: the host refuses a library built against an
-    /// incompatible one (a different major, or a different minor while 0.x).
+    /// incompatible one (a different major; while 0.x, an older minor).
     const VERSION_STRINGS: VersionStrings = package_version_strings!();
 }
 

@@ -22,20 +22,20 @@ use trellis_claims::{Claims, ClaimsError, Policy};
 #[derive(Debug, thiserror::Error)]
 pub enum ActorLoadError {
     /// The file could not be read.
-    #[error("{path}: cannot read actor module: {source}")]
+    #[error("{path}: cannot read actor module: {reason}")]
     Read {
         /// The file.
         path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause (part of the message, so not a separate `source`).
+        reason: std::io::Error,
     },
     /// The module's claims are missing or invalid.
-    #[error("{path}: refused: {source}")]
+    #[error("{path}: refused: {reason}")]
     Claims {
         /// The file.
         path: PathBuf,
         /// What is wrong with the claims.
-        source: ClaimsError,
+        reason: ClaimsError,
     },
     /// The module is not valid WebAssembly or needs imports the host lacks.
     #[error("{path}: {message}")]
@@ -87,14 +87,14 @@ impl Actor {
         max_instances: u32,
         bus: Weak<Bus>,
     ) -> Result<Actor, ActorLoadError> {
-        let bytes = std::fs::read(path).map_err(|source| ActorLoadError::Read {
+        let bytes = std::fs::read(path).map_err(|reason| ActorLoadError::Read {
             path: path.to_path_buf(),
-            source,
+            reason,
         })?;
-        let claims = trellis_claims::verify_with(&bytes, policy).map_err(|source| {
+        let claims = trellis_claims::verify_with(&bytes, policy).map_err(|reason| {
             ActorLoadError::Claims {
                 path: path.to_path_buf(),
-                source,
+                reason,
             }
         })?;
         let context = Arc::new(ActorContext {

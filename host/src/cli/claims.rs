@@ -1,6 +1,6 @@
 //! `trellis claims sign|inspect`: embed and show an actor's signed claims.
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::Subcommand;
 use std::path::{Path, PathBuf};
 use trellis_claims::nkeys::KeyPair;
@@ -113,20 +113,21 @@ fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
-/// A seed given inline, or the first line of a file that holds one.
+/// A seed given inline, or a file that holds one: the key file of the
+/// examples, or what `trellis keys gen` printed (`Seed: S…`).
 fn key_from(seed_or_file: &str) -> anyhow::Result<KeyPair> {
-    let seed = if seed_or_file.starts_with('S') && !Path::new(seed_or_file).exists() {
-        seed_or_file.to_string()
-    } else {
-        let text = std::fs::read_to_string(seed_or_file).with_context(|| {
-            format!("{seed_or_file} is neither a seed (S…) nor a readable file")
-        })?;
-        match text.lines().map(str::trim).find(|l| l.starts_with('S')) {
-            Some(seed) => seed.to_string(),
-            None => bail!("{seed_or_file} holds no seed (a line starting with S)"),
-        }
-    };
-    KeyPair::from_seed(&seed).map_err(|e| anyhow::anyhow!("not a valid seed: {e}"))
+    if seed_or_file.starts_with('S') && !Path::new(seed_or_file).exists() {
+        return KeyPair::from_seed(seed_or_file)
+            .map_err(|e| anyhow::anyhow!("not a valid seed: {e}"));
+    }
+    let text = std::fs::read_to_string(seed_or_file)
+        .with_context(|| format!("{seed_or_file} is neither a seed (S…) nor a readable file"))?;
+    text.lines()
+        .filter(|line| !line.trim_start().starts_with('#'))
+        .flat_map(str::split_whitespace)
+        .filter(|word| word.starts_with('S'))
+        .find_map(|word| KeyPair::from_seed(word).ok())
+        .ok_or_else(|| anyhow::anyhow!("{seed_or_file} holds no valid seed (S…)"))
 }
 
 fn signed_name(module: &Path) -> PathBuf {
@@ -139,17 +140,20 @@ fn signed_name(module: &Path) -> PathBuf {
 
 fn table(c: &Claims) -> String {
     let m = &c.metadata;
-    let time = |t: Option<u64>| t.map(|t| t.to_string()).unwrap_or_else(|| "never".into());
+    let time = |t: Option<u64>| {
+        t.map(trellis_claims::rfc3339)
+            .unwrap_or_else(|| "never".into())
+    };
     let rows = [
         ("Actor", c.subject.clone()),
         ("Name", m.name.clone().unwrap_or_default()),
         ("Issuer", c.issuer.clone()),
-        ("Issued at", c.issued_at.to_string()),
+        ("Issued at", trellis_claims::rfc3339(c.issued_at)),
         ("Expires", time(c.expires)),
         (
             "Not before",
             c.not_before
-                .map(|t| t.to_string())
+                .map(trellis_claims::rfc3339)
                 .unwrap_or_else(|| "immediately".into()),
         ),
         ("Capabilities", m.caps.join(", ")),

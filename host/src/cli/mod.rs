@@ -2,6 +2,8 @@
 
 mod claims;
 mod keys;
+#[cfg(feature = "lattice")]
+mod lattice;
 mod up;
 
 use clap::{Parser, Subcommand};
@@ -11,7 +13,7 @@ use clap::{Parser, Subcommand};
 /// Set RUST_LOG to choose what is logged (default: info), e.g.
 /// RUST_LOG=trellis=debug.
 #[derive(Debug, Parser)]
-#[command(name = "trellis", version, about, long_about = None)]
+#[command(name = "trellis", version)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -27,6 +29,13 @@ enum Command {
     /// Sign actor modules with claims, or show a module's claims.
     #[command(subcommand)]
     Claims(claims::ClaimsCommand),
+    /// Look at a running lattice: its hosts, what they run, its events.
+    #[cfg(feature = "lattice")]
+    #[command(subcommand)]
+    Lattice(lattice::LatticeCommand),
+    /// Call an actor anywhere in the lattice and print its decoded reply.
+    #[cfg(feature = "lattice")]
+    Call(lattice::CallArgs),
 }
 
 /// Runs the parsed command.
@@ -35,6 +44,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Up(args) => up::run(args),
         Command::Keys(command) => keys::run(command),
         Command::Claims(command) => claims::run(command),
+        #[cfg(feature = "lattice")]
+        Command::Lattice(command) => lattice::run(command),
+        #[cfg(feature = "lattice")]
+        Command::Call(args) => lattice::call(args),
     }
 }
 

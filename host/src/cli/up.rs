@@ -32,6 +32,9 @@ pub struct UpArgs {
     /// Longest a graceful stop waits for calls in flight, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 10_000)]
     shutdown_grace_ms: u64,
+    #[cfg(feature = "lattice")]
+    #[command(flatten)]
+    lattice: super::lattice::LatticeArgs,
 }
 
 impl UpArgs {
@@ -64,21 +67,30 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
         .iter()
         .map(|path| Manifest::load(path))
         .collect::<Result<Vec<_>, _>>()?;
-    let host = HostBuilder::new().config(args.config()).build()?;
+    let host = std::sync::Arc::new(HostBuilder::new().config(args.config()).build()?);
+    #[cfg(feature = "lattice")]
+    let lattice = trellis_host::lattice::join(&host, args.lattice.config()).await?;
+    #[cfg(not(feature = "lattice"))]
+    tracing::info!("Initialized Message Bus (internal)");
+    let mut outcome = Ok(());
     for manifest in &manifests {
         if let Err(e) = host.apply(manifest).await {
-            host.shutdown().await;
-            return Err(e.into());
+            outcome = Err(e.into());
+            break;
         }
         tracing::info!(manifest = %manifest.source.display(), "manifest applied");
     }
-    if manifests.is_empty() {
-        tracing::info!("no manifest given: the host runs empty");
+    if outcome.is_ok() {
+        if manifests.is_empty() {
+            tracing::info!("no manifest given: the host runs empty");
+        }
+        tracing::info!("host ready; stop with Ctrl-C");
+        outcome = stop_signal().await;
     }
-    tracing::info!("host ready; stop with Ctrl-C");
-    stop_signal().await?;
+    #[cfg(feature = "lattice")]
+    lattice.leave().await;
     host.shutdown().await;
-    Ok(())
+    outcome
 }
 
 /// Resolves on SIGINT or (on Unix) SIGTERM.

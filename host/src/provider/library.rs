@@ -67,6 +67,9 @@ pub struct ProviderLibrary {
 impl ProviderLibrary {
     /// Loads and checks the library at `path`.
     pub fn load(path: &Path) -> Result<ProviderLibrary, ProviderLoadError> {
+        // A bare file name would make the dynamic loader search the system's
+        // library path instead of the folder the manifest meant.
+        let path = &std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         if !path.is_file() {
             return Err(ProviderLoadError::NotFound {
                 path: path.to_path_buf(),
@@ -158,18 +161,35 @@ fn classify(path: &Path, error: LibraryError) -> ProviderLoadError {
     }
 }
 
-/// abi_stable's layout reports run to thousands of lines: keep the line that
-/// says what differs (the rest is logged at debug level above).
+/// abi_stable's layout reports run to thousands of lines: keep what differs
+/// (its last `Error:` with the expected and found values); the whole report
+/// is logged at debug level above.
 fn first_line(report: &str) -> String {
-    report
-        .lines()
-        .map(str::trim)
-        .find(|line| {
-            line.contains("Error") || line.contains("mismatch") || line.contains("expected")
-        })
-        .or_else(|| report.lines().map(str::trim).find(|l| !l.is_empty()))
-        .unwrap_or("layouts differ")
-        .chars()
-        .take(300)
-        .collect()
+    let lines: Vec<&str> = report.lines().map(str::trim).collect();
+    let Some(at) = lines.iter().rposition(|l| l.starts_with("Error:")) else {
+        return lines
+            .iter()
+            .find(|l| !l.is_empty())
+            .unwrap_or(&"layouts differ")
+            .chars()
+            .take(300)
+            .collect();
+    };
+    let value_after = |label: &str| {
+        lines[at..]
+            .iter()
+            .skip_while(|l| **l != label)
+            .nth(1)
+            .copied()
+            .unwrap_or("?")
+    };
+    let what = lines[at].trim_start_matches("Error:").trim();
+    format!(
+        "{what}: expected {}, found {}",
+        value_after("Expected:"),
+        value_after("Found:")
+    )
+    .chars()
+    .take(300)
+    .collect()
 }

@@ -177,6 +177,16 @@ fn keys_sign_and_inspect_work_together() {
         "{table}"
     );
 
+    // What `keys gen` prints, saved to a file, works as a key file.
+    let issuer_file = dir.path().join("issuer.txt");
+    std::fs::write(&issuer_file, run(&["keys", "gen", "account"]).stdout).unwrap();
+    let out = run(&[
+        "claims", "sign", actor("echo").to_str().unwrap(),
+        "--issuer", issuer_file.to_str().unwrap(), "--subject", &module_seed,
+        "--output", signed.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
     let out = run(&["claims", "inspect", actor("echo").to_str().unwrap()]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not signed"));

@@ -31,11 +31,11 @@
 //!
 //! # Lifecycle
 //!
-//! - Binding an actor that already has a server **replaces** it: the old
-//!   server stops and a new one starts with the new values. When the port
-//!   changes the new one is bound first, so a failing rebind leaves the old
-//!   server running; when it stays the same the old one must let go of the port
-//!   first, so a failure there leaves the actor without a server.
+//! - Each binding of an actor starts a server: binding the same actor on
+//!   another port **adds** a server (one actor may serve 8081 and 8082),
+//!   binding it again on a port it already serves **replaces** that server
+//!   with the new values (the old one lets go of the port first, so a failure
+//!   there leaves that port without a server).
 //! - Removing an actor closes its listener before `remove_actor` returns (the
 //!   port can be bound again straight away) and lets requests in flight finish
 //!   for up to five seconds in the background; idle keep-alive connections are
@@ -65,10 +65,12 @@ fn new_provider(host: Host) -> Result<HttpServerProvider, ProviderError> {
     Ok(HttpServerProvider::new(host))
 }
 
-/// The provider: one HTTP server per bound actor.
+/// The provider: one HTTP server per binding of an actor. An actor may be
+/// bound several times on different ports (the lattice demo binds one actor
+/// on 8081 and 8082): each binding adds a server.
 pub struct HttpServerProvider<H = Host> {
     handler: H,
-    servers: Mutex<HashMap<String, Server>>,
+    servers: Mutex<HashMap<String, Vec<Server>>>,
 }
 
 impl HttpServerProvider<Host> {
@@ -87,60 +89,64 @@ impl<H: ActorHandler> HttpServerProvider<H> {
         }
     }
 
-    fn servers(&self) -> MutexGuard<'_, HashMap<String, Server>> {
+    fn servers(&self) -> MutexGuard<'_, HashMap<String, Vec<Server>>> {
         self.servers.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The address `actor`'s server listens on, if it has one.
+    /// The address of `actor`'s first server, if it has one.
     pub fn local_addr(&self, actor: &str) -> Option<SocketAddr> {
-        self.servers().get(actor).map(Server::local_addr)
+        self.local_addrs(actor).first().copied()
     }
 
+    /// The addresses of all of `actor`'s servers.
+    pub fn local_addrs(&self, actor: &str) -> Vec<SocketAddr> {
+        self.servers()
+            .get(actor)
+            .map(|servers| servers.iter().map(Server::local_addr).collect())
+            .unwrap_or_default()
+    }
+
+    /// Starts a server for the binding; one on the same port is replaced.
     fn bind(&self, binding: ActorBinding) -> Result<(), ProviderError> {
         let config = ServerConfig::from_values(&binding.values)?;
         let actor = binding.actor;
         let mut servers = self.servers();
-        let same_port = servers
-            .get(&actor)
-            .is_some_and(|old| config.port != 0 && old.local_addr().port() == config.port);
-        if same_port {
+        let actor_servers = servers.entry(actor.clone()).or_default();
+        let same_port = actor_servers
+            .iter()
+            .position(|old| config.port != 0 && old.local_addr().port() == config.port);
+        if let Some(at) = same_port {
             // The old server must let go of the port before the new one can take it.
-            if let Some(old) = servers.remove(&actor) {
-                tracing::info!(
-                    actor = %actor,
-                    "rebinding: stopping the HTTP server on {}",
-                    old.local_addr()
-                );
-                old.begin_stop();
-            }
+            let old = actor_servers.remove(at);
+            tracing::info!(actor = %actor, "rebinding: stopping the HTTP server on {}", old.local_addr());
+            old.begin_stop();
         }
         let server = Server::start(&actor, &config, self.handler.clone()).map_err(|e| {
-            if same_port {
-                ProviderError::new(format!("{e}; the actor's previous server was stopped"))
+            if same_port.is_some() {
+                ProviderError::new(format!(
+                    "{e}; the actor's previous server on that port was stopped"
+                ))
             } else {
                 e
             }
         })?;
-        if let Some(old) = servers.insert(actor.clone(), server) {
-            tracing::info!(
-                actor = %actor,
-                "rebinding: stopping the HTTP server on {}",
-                old.local_addr()
-            );
-            old.begin_stop();
-        }
+        actor_servers.push(server);
         Ok(())
     }
 
     fn remove(&self, actor: &str) {
         match self.servers().remove(actor) {
-            Some(server) => server.begin_stop(),
+            Some(servers) => servers.iter().for_each(Server::begin_stop),
             None => tracing::debug!(actor = %actor, "no HTTP server to stop"),
         }
     }
 
     fn stop_all(&self) {
-        let servers: Vec<Server> = self.servers().drain().map(|(_, server)| server).collect();
+        let servers: Vec<Server> = self
+            .servers()
+            .drain()
+            .flat_map(|(_, servers)| servers)
+            .collect();
         for server in &servers {
             server.begin_stop();
         }

@@ -82,7 +82,8 @@ fn bind_free(provider: &HttpServerProvider<TestActor>, actor: &str) -> SocketAdd
     provider
         .bind_actor(binding(actor, &[("PORT", "0")]))
         .unwrap();
-    provider.local_addr(actor).unwrap()
+    // The newest server is the last one.
+    *provider.local_addrs(actor).last().unwrap()
 }
 
 async fn connect(addr: SocketAddr) -> SendRequest<Full<Bytes>> {
@@ -336,7 +337,7 @@ async fn removing_frees_the_port_at_once_and_finishes_requests_in_flight() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rebinding_replaces_the_server() {
+async fn each_binding_of_an_actor_gets_its_own_server() {
     let provider = provider();
     let first = bind_free(&provider, ACTOR);
 
@@ -354,20 +355,26 @@ async fn rebinding_replaces_the_server() {
         "the new values apply"
     );
 
-    // Another port: the old one is released.
+    // Another port: a second server, the first keeps serving.
     let second = bind_free(&provider, ACTOR);
     assert_ne!(second, first);
-    drop(std::net::TcpListener::bind(first).expect("the old port is free"));
+    assert_eq!(provider.local_addrs(ACTOR), [first, second]);
     assert_eq!(get(second, "/teapot").await.status.as_u16(), 418);
+    assert_eq!(get(first, "/teapot").await.status.as_u16(), 418);
 
-    // A failing rebind on another port leaves the current server running.
+    // A failing bind on a taken port leaves the current servers running.
     let blocker = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let taken = blocker.local_addr().unwrap().port().to_string();
     provider
         .bind_actor(binding(ACTOR, &[("PORT", &taken)]))
         .unwrap_err();
-    assert_eq!(provider.local_addr(ACTOR), Some(second));
-    assert_eq!(get(second, "/teapot").await.status.as_u16(), 418);
+    assert_eq!(provider.local_addrs(ACTOR), [first, second]);
+
+    // Removing the actor stops every one of its servers.
+    provider.remove_actor(ACTOR).unwrap();
+    assert!(provider.local_addrs(ACTOR).is_empty());
+    drop(std::net::TcpListener::bind(first).expect("the first port is free"));
+    drop(std::net::TcpListener::bind(second).expect("the second port is free"));
     provider.stop();
 }
 

@@ -1,0 +1,363 @@
+//! `trellis lattice …` and `trellis call`: look at and use a running lattice.
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use futures::StreamExt;
+use std::path::PathBuf;
+use std::time::Duration;
+use trellis_host::lattice::protocol::{Inventory, Invocation, InvocationReply, Subjects};
+use trellis_host::lattice::LatticeConfig;
+
+/// How to reach the lattice (shared by `trellis up` and these commands).
+#[derive(Debug, Args)]
+pub struct LatticeArgs {
+    /// NATS server: host, host:port or URL (nats://user:pass@host:4222, tls://…).
+    #[arg(
+        long = "lattice-host",
+        env = "LATTICE_HOST",
+        default_value = "127.0.0.1",
+        value_name = "HOST"
+    )]
+    host: String,
+    /// NATS credentials file.
+    #[arg(
+        long = "lattice-creds",
+        env = "LATTICE_CREDS_FILE",
+        value_name = "FILE"
+    )]
+    creds: Option<PathBuf>,
+    /// Lattice namespace: hosts in other namespaces are invisible.
+    #[arg(
+        long = "lattice-namespace",
+        env = "LATTICE_NAMESPACE",
+        default_value = "default",
+        value_name = "NAME"
+    )]
+    namespace: String,
+    /// Longest a call through the lattice may take, in milliseconds.
+    #[arg(
+        long = "lattice-rpc-timeout-ms",
+        env = "LATTICE_RPC_TIMEOUT_MILLIS",
+        default_value_t = 2000,
+        value_name = "MS"
+    )]
+    rpc_timeout_ms: u64,
+    /// How often hosts advertise themselves, in milliseconds.
+    #[arg(
+        long = "lattice-heartbeat-ms",
+        env = "LATTICE_HEARTBEAT_MILLIS",
+        default_value_t = 5000,
+        value_name = "MS"
+    )]
+    heartbeat_ms: u64,
+    /// Keep trying to reach NATS at start instead of failing.
+    #[arg(long = "lattice-retry")]
+    retry: bool,
+}
+
+impl LatticeArgs {
+    pub fn config(&self) -> LatticeConfig {
+        LatticeConfig {
+            host: self.host.clone(),
+            creds_file: self.creds.clone(),
+            namespace: self.namespace.clone(),
+            rpc_timeout: Duration::from_millis(self.rpc_timeout_ms),
+            heartbeat: Duration::from_millis(self.heartbeat_ms.max(100)),
+            retry_connect: self.retry,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LatticeCommand {
+    /// List the hosts of the lattice.
+    Hosts(QueryArgs),
+    /// Show what each host runs: actors, providers, and where bindings landed.
+    Inventory {
+        /// Only this host (its id, or a prefix of it).
+        host: Option<String>,
+        #[command(flatten)]
+        query: QueryArgs,
+    },
+    /// Print the lattice's events as they happen (CloudEvents), until Ctrl-C.
+    Watch {
+        /// Print each event's JSON on one line.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        lattice: LatticeArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    /// How long to collect answers, in milliseconds.
+    #[arg(long, default_value_t = 500, value_name = "MS")]
+    wait_ms: u64,
+    #[command(flatten)]
+    lattice: LatticeArgs,
+}
+
+/// `trellis call`.
+#[derive(Debug, Args)]
+pub struct CallArgs {
+    /// The actor's public key (M…).
+    actor: String,
+    /// The operation, e.g. HandleRequest.
+    operation: String,
+    /// The payload as JSON (sent as MessagePack), or @FILE holding JSON.
+    #[arg(long, value_name = "JSON|@FILE", conflicts_with = "raw")]
+    data: Option<String>,
+    /// The payload as raw bytes, or @FILE.
+    #[arg(long, value_name = "TEXT|@FILE")]
+    raw: Option<String>,
+    #[command(flatten)]
+    lattice: LatticeArgs,
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start a runtime")
+}
+
+async fn connect(args: &LatticeArgs) -> anyhow::Result<(async_nats::Client, Subjects)> {
+    let config = args.config();
+    let mut options = async_nats::ConnectOptions::new()
+        .name("trellis cli")
+        .connection_timeout(Duration::from_secs(3))
+        .request_timeout(Some(config.rpc_timeout));
+    if let Some(path) = &config.creds_file {
+        options = options
+            .credentials_file(path)
+            .await
+            .with_context(|| format!("cannot read {}", path.display()))?;
+    }
+    let url = config.url();
+    let client = options
+        .connect(url.as_str())
+        .await
+        .with_context(|| format!("cannot connect to NATS at {url}"))?;
+    Ok((client, Subjects::new(&config.namespace)))
+}
+
+pub fn run(command: LatticeCommand) -> anyhow::Result<()> {
+    runtime()?.block_on(async {
+        match command {
+            LatticeCommand::Hosts(query) => {
+                let hosts = gather(&query).await?;
+                if query.json {
+                    println!("{}", serde_json::to_string_pretty(&hosts)?);
+                } else {
+                    print_hosts(&hosts);
+                }
+                Ok(())
+            }
+            LatticeCommand::Inventory { host, query } => {
+                let mut hosts = gather(&query).await?;
+                if let Some(prefix) = &host {
+                    hosts.retain(|h| h.host.starts_with(prefix.as_str()));
+                    if hosts.is_empty() {
+                        bail!("no host {prefix} answered");
+                    }
+                }
+                if query.json {
+                    println!("{}", serde_json::to_string_pretty(&hosts)?);
+                } else {
+                    hosts.iter().for_each(print_inventory);
+                }
+                Ok(())
+            }
+            LatticeCommand::Watch { json, lattice } => watch(&lattice, json).await,
+        }
+    })
+}
+
+/// Asks every host for its inventory and collects the answers for a while.
+async fn gather(query: &QueryArgs) -> anyhow::Result<Vec<Inventory>> {
+    let (client, subjects) = connect(&query.lattice).await?;
+    let inbox = client.new_inbox();
+    let mut answers = client.subscribe(inbox.clone()).await?;
+    client
+        .publish_with_reply(subjects.inventory(), inbox, Vec::new().into())
+        .await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(query.wait_ms);
+    let mut hosts = Vec::new();
+    while let Ok(Some(message)) = tokio::time::timeout_at(deadline, answers.next()).await {
+        match serde_json::from_slice::<Inventory>(&message.payload) {
+            Ok(inventory) => hosts.push(inventory),
+            Err(e) => tracing::warn!("unreadable inventory ignored: {e}"),
+        }
+    }
+    hosts.sort_by(|a, b| a.host.cmp(&b.host));
+    Ok(hosts)
+}
+
+fn print_hosts(hosts: &[Inventory]) {
+    println!(
+        "{:<58} {:>8} {:>6} {:>9} {:>8}  LABELS",
+        "HOST", "UPTIME", "ACTORS", "PROVIDERS", "BINDINGS"
+    );
+    for h in hosts {
+        let labels: Vec<String> = h.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        println!(
+            "{:<58} {:>7}s {:>6} {:>9} {:>8}  {}",
+            h.host,
+            h.uptime_secs,
+            h.actors.len(),
+            h.providers.len(),
+            h.bindings.len(),
+            labels.join(",")
+        );
+    }
+    println!("{} host(s)", hosts.len());
+}
+
+fn print_inventory(h: &Inventory) {
+    println!("Host {} (up {}s)", h.host, h.uptime_secs);
+    for a in &h.actors {
+        println!(
+            "  actor     {}  {}  caps: {}",
+            a.id,
+            a.name,
+            a.caps.join(",")
+        );
+    }
+    for p in &h.providers {
+        println!(
+            "  provider  {} '{}'  {} {}",
+            p.capability, p.binding, p.name, p.version
+        );
+    }
+    for b in &h.bindings {
+        println!(
+            "  binding   {} → {} '{}'  owner {}",
+            b.actor, b.capability, b.binding, b.owner
+        );
+    }
+    if h.actors.is_empty() && h.providers.is_empty() {
+        println!("  (runs nothing)");
+    }
+}
+
+async fn watch(args: &LatticeArgs, json: bool) -> anyhow::Result<()> {
+    let (client, subjects) = connect(args).await?;
+    let mut events = client.subscribe(subjects.events()).await?;
+    eprintln!("watching lattice events (Ctrl-C to stop)");
+    loop {
+        tokio::select! {
+            message = events.next() => {
+                let Some(message) = message else { bail!("the NATS connection closed") };
+                let text = String::from_utf8_lossy(&message.payload);
+                if json {
+                    println!("{text}");
+                } else {
+                    let event: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+                    println!("{} {:<26} {} {}", event["time"].as_str().unwrap_or(""), event["type"].as_str().unwrap_or(""), event["source"].as_str().unwrap_or(""), event["data"]);
+                }
+            }
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        }
+    }
+}
+
+/// `trellis call ACTOR OPERATION`.
+pub fn call(args: CallArgs) -> anyhow::Result<()> {
+    let payload = match (&args.data, &args.raw) {
+        (Some(data), _) => {
+            let value: serde_json::Value =
+                serde_json::from_slice(&read_arg(data)?).context("--data is not JSON")?;
+            trellis_codec::encode(&value)?
+        }
+        (None, Some(raw)) => read_arg(raw)?,
+        (None, None) => Vec::new(),
+    };
+    runtime()?.block_on(async {
+        let (client, subjects) = connect(&args.lattice).await?;
+        let invocation = Invocation {
+            id: format!("cli-{}", std::process::id()),
+            origin: "trellis-cli".into(),
+            target: args.actor.clone(),
+            operation: args.operation.clone(),
+            payload,
+            host: "cli".into(),
+        };
+        let reply = client
+            .request(
+                subjects.actor(&args.actor),
+                trellis_codec::encode(&invocation)?.into(),
+            )
+            .await
+            .map_err(|e| match e.kind() {
+                async_nats::client::RequestErrorKind::NoResponders => {
+                    anyhow::anyhow!("no host in the lattice runs actor {}", args.actor)
+                }
+                _ => anyhow::anyhow!("calling actor {}: {e}", args.actor),
+            })?;
+        let reply: InvocationReply = trellis_codec::decode(&reply.payload)?;
+        if let Some(error) = reply.error {
+            bail!("actor {} on host {}: {error}", args.actor, reply.host);
+        }
+        println!("{}", describe(&reply.payload));
+        Ok(())
+    })
+}
+
+fn read_arg(value: &str) -> anyhow::Result<Vec<u8>> {
+    match value.strip_prefix('@') {
+        Some(path) => std::fs::read(path).with_context(|| format!("cannot read {path}")),
+        None => Ok(value.as_bytes().to_vec()),
+    }
+}
+
+/// The reply as JSON when it is MessagePack (binary fields shown as text
+/// when they are UTF-8), else as text.
+fn describe(payload: &[u8]) -> String {
+    if payload.is_empty() {
+        return "(empty reply)".into();
+    }
+    match rmpv::decode::read_value(&mut &payload[..]) {
+        Ok(value) => serde_json::to_string_pretty(&to_json(value)).unwrap_or_default(),
+        Err(_) => String::from_utf8_lossy(payload).into_owned(),
+    }
+}
+
+fn to_json(value: rmpv::Value) -> serde_json::Value {
+    use rmpv::Value as M;
+    use serde_json::Value as J;
+    match value {
+        M::Nil => J::Null,
+        M::Boolean(b) => J::Bool(b),
+        M::Integer(i) => i
+            .as_i64()
+            .map(J::from)
+            .or_else(|| i.as_u64().map(J::from))
+            .unwrap_or(J::Null),
+        M::F32(f) => J::from(f64::from(f)),
+        M::F64(f) => J::from(f),
+        M::String(s) => J::String(s.into_str().unwrap_or_default()),
+        M::Binary(b) => match String::from_utf8(b) {
+            Ok(text) => J::String(text),
+            Err(e) => J::from(e.into_bytes()),
+        },
+        M::Array(items) => J::Array(items.into_iter().map(to_json).collect()),
+        M::Map(entries) => J::Object(
+            entries
+                .into_iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| k.to_string()),
+                        to_json(v),
+                    )
+                })
+                .collect(),
+        ),
+        M::Ext(_, bytes) => J::from(bytes),
+    }
+}

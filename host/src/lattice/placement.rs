@@ -1,0 +1,309 @@
+//! Bindings across hosts.
+//!
+//! The host whose manifest declares a binding **owns** it. When the binding's
+//! provider (or actor) is not all on the owner, the owner places it on one
+//! live instance of the provider, chosen at random among the hosts that run
+//! one, by a `bind` request to that host. The owner re-places a binding when
+//! the host holding it leaves or misses two heartbeats, and places bindings
+//! that were waiting as soon as a first instance of their provider joins. A
+//! binding some host already serves is adopted, not placed twice. A host
+//! serving a binding whose owner has gone removes it; an owner that leaves
+//! cleanly withdraws its bindings.
+
+use super::protocol::{BindingKey, Control, ControlReply, Inventory};
+use super::Lattice;
+use crate::host::{BindingPlacement, BindingRecord};
+use rand::seq::IndexedRandom;
+use std::collections::HashMap;
+use std::sync::{Mutex, Weak};
+use std::time::{Duration, Instant};
+
+/// How long a withdrawal waits for each host's answer when leaving.
+const WITHDRAW_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The bindings this host owns, and those it serves for others.
+#[derive(Default)]
+pub struct Placements {
+    owned: Mutex<Vec<Owned>>,
+    hosted: Mutex<HashMap<BindingKey, Hosted>>,
+}
+
+struct Owned {
+    record: BindingRecord,
+    claims: HashMap<String, String>,
+    placed_on: Option<String>,
+}
+
+struct Hosted {
+    owner: String,
+    since: Instant,
+}
+
+fn key_of(record: &BindingRecord) -> BindingKey {
+    BindingKey::of(record)
+}
+
+/// The host's placement hook: hands declared bindings to the lattice.
+pub struct Placer(pub Weak<Lattice>);
+
+impl BindingPlacement for Placer {
+    fn place(&self, record: BindingRecord, claims_values: HashMap<String, String>) {
+        let Some(lattice) = self.0.upgrade() else {
+            return;
+        };
+        tracing::info!(actor = %record.actor, capability = %record.capability, binding = %record.binding, "binding owned by this host; placing it in the lattice");
+        if let Ok(mut owned) = lattice.placements.owned.lock() {
+            owned.push(Owned {
+                record,
+                claims: claims_values,
+                placed_on: None,
+            });
+        }
+        lattice.replace.notify_one();
+    }
+}
+
+impl Placements {
+    /// The owner of a binding this host serves for another host.
+    pub fn owner_of(&self, key: &BindingKey) -> Option<String> {
+        Some(self.hosted.lock().ok()?.get(key)?.owner.clone())
+    }
+
+    /// Serves a `bind` or `unbind` request from an owner.
+    pub fn serve_control(&self, lattice: &Lattice, control: Control) -> ControlReply {
+        let Some(host) = lattice.host.upgrade() else {
+            return ControlReply {
+                error: Some("the host is shutting down".into()),
+            };
+        };
+        let error = match control {
+            Control::Bind {
+                owner,
+                actor,
+                capability,
+                binding,
+                values,
+            } => {
+                let record = BindingRecord {
+                    actor,
+                    capability,
+                    binding,
+                    values,
+                };
+                let key = key_of(&record);
+                let already = host.bindings().iter().any(|b| key_of(b) == key);
+                let outcome = if already {
+                    Ok(())
+                } else {
+                    host.bind_with_claims(record, HashMap::new())
+                };
+                outcome
+                    .map(|()| self.hosted_insert(key, owner))
+                    .err()
+                    .map(|e| e.to_string())
+            }
+            Control::Unbind {
+                actor,
+                capability,
+                binding,
+            } => {
+                host.unbind(&actor, &capability, &binding);
+                if let Ok(mut hosted) = self.hosted.lock() {
+                    hosted.retain(|k, _| {
+                        !(k.actor == actor && k.capability == capability && k.binding == binding)
+                    });
+                }
+                None
+            }
+        };
+        ControlReply { error }
+    }
+
+    fn hosted_insert(&self, key: BindingKey, owner: String) {
+        if let Ok(mut hosted) = self.hosted.lock() {
+            hosted.insert(
+                key,
+                Hosted {
+                    owner,
+                    since: Instant::now(),
+                },
+            );
+        }
+    }
+
+    /// Removes bindings served for owners that left the lattice.
+    pub fn drop_orphans(&self, lattice: &Lattice) {
+        let grace = lattice.config.heartbeat * 3;
+        let orphans: Vec<BindingKey> = {
+            let Ok(hosted) = self.hosted.lock() else {
+                return;
+            };
+            let Ok(view) = lattice.view.lock() else {
+                return;
+            };
+            hosted
+                .iter()
+                .filter(|(_, h)| {
+                    h.owner != lattice.host_id
+                        && !view.contains(&h.owner)
+                        && h.since.elapsed() > grace
+                })
+                .map(|(key, _)| key.clone())
+                .collect()
+        };
+        let Some(host) = lattice.host.upgrade() else {
+            return;
+        };
+        for key in orphans {
+            tracing::info!(actor = %key.actor, capability = %key.capability, binding = %key.binding, "the binding's owner left the lattice; removing it");
+            host.unbind(&key.actor, &key.capability, &key.binding);
+            if let Ok(mut hosted) = self.hosted.lock() {
+                hosted.remove(&key);
+            }
+        }
+    }
+
+    /// Tells every host holding one of this host's bindings to remove it.
+    pub async fn withdraw_all(&self, lattice: &Lattice) {
+        let placed: Vec<(BindingKey, String)> = self
+            .owned
+            .lock()
+            .map(|owned| {
+                owned
+                    .iter()
+                    .filter_map(|o| Some((key_of(&o.record), o.placed_on.clone()?)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (key, holder) in placed.into_iter().filter(|(_, h)| *h != lattice.host_id) {
+            let control = Control::Unbind {
+                actor: key.actor,
+                capability: key.capability,
+                binding: key.binding,
+            };
+            if let Err(e) = lattice.control(&holder, &control, WITHDRAW_TIMEOUT).await {
+                tracing::warn!(host = %holder, "could not withdraw a binding: {e}");
+            }
+        }
+    }
+}
+
+impl Lattice {
+    /// Places owned bindings whenever something changed (and every beat).
+    pub(super) async fn place_loop(&self) {
+        loop {
+            self.replace.notified().await;
+            self.place_owned().await;
+        }
+    }
+
+    async fn place_owned(&self) {
+        let mut everyone = self.peers();
+        everyone.push(self.inventory());
+        let pending: Vec<(usize, BindingRecord, HashMap<String, String>)> = {
+            let Ok(mut owned) = self.placements.owned.lock() else {
+                return;
+            };
+            owned
+                .iter_mut()
+                .enumerate()
+                .filter_map(|(i, o)| {
+                    let alive = o.placed_on.as_deref().is_some_and(|h| everyone.iter().any(|inv| inv.host == h));
+                    if let (Some(holder), false) = (&o.placed_on, alive) {
+                        tracing::warn!(host = %holder, actor = %o.record.actor, capability = %o.record.capability, "the host holding this binding is gone; re-placing it");
+                        o.placed_on = None;
+                    }
+                    o.placed_on.is_none().then(|| (i, o.record.clone(), o.claims.clone()))
+                })
+                .collect()
+        };
+        for (index, record, claims) in pending {
+            if let Some(holder) = self.place_one(&everyone, record, claims).await {
+                if let Ok(mut owned) = self.placements.owned.lock() {
+                    if let Some(o) = owned.get_mut(index) {
+                        o.placed_on = Some(holder);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Places one binding; returns the host now holding it.
+    async fn place_one(
+        &self,
+        everyone: &[Inventory],
+        record: BindingRecord,
+        mut claims: HashMap<String, String>,
+    ) -> Option<String> {
+        let key = key_of(&record);
+        if let Some(holder) = everyone.iter().find(|inv| inv.serves(&key)) {
+            return Some(holder.host.clone());
+        }
+        let candidates: Vec<&Inventory> = everyone
+            .iter()
+            .filter(|inv| inv.provides(&record.capability, &record.binding))
+            .collect();
+        let chosen = candidates.choose(&mut rand::rng())?.host.clone();
+        if claims.is_empty() {
+            claims = everyone
+                .iter()
+                .flat_map(|inv| &inv.actors)
+                .find(|a| a.id == record.actor)
+                .map(|a| a.claims_values())
+                .unwrap_or_default();
+        }
+        let mut values = record.values.clone();
+        values.extend(claims);
+        let control = Control::Bind {
+            owner: self.host_id.clone(),
+            actor: record.actor.clone(),
+            capability: record.capability.clone(),
+            binding: record.binding.clone(),
+            values,
+        };
+        let outcome = if chosen == self.host_id {
+            self.placements
+                .serve_control(self, control)
+                .error
+                .map_or(Ok(()), Err)
+        } else {
+            self.control(&chosen, &control, self.config.rpc_timeout)
+                .await
+        };
+        match outcome {
+            Ok(()) => {
+                tracing::info!(host = %chosen, actor = %record.actor, capability = %record.capability, binding = %record.binding, "binding placed");
+                Some(chosen)
+            }
+            Err(e) => {
+                tracing::warn!(host = %chosen, actor = %record.actor, capability = %record.capability, "binding placement failed: {e}");
+                None
+            }
+        }
+    }
+
+    /// Sends a control request to `host` and waits for its answer.
+    pub(super) async fn control(
+        &self,
+        host: &str,
+        control: &Control,
+        timeout: Duration,
+    ) -> Result<(), String> {
+        let bytes = serde_json::to_vec(control).map_err(|e| e.to_string())?;
+        let request = self
+            .client
+            .request(self.subjects.control(host), bytes.into());
+        let reply = tokio::time::timeout(timeout, request)
+            .await
+            .map_err(|_| {
+                format!(
+                    "host {host} did not answer within {} ms",
+                    timeout.as_millis()
+                )
+            })?
+            .map_err(|e| e.to_string())?;
+        let reply: ControlReply =
+            serde_json::from_slice(&reply.payload).map_err(|e| e.to_string())?;
+        reply.error.map_or(Ok(()), Err)
+    }
+}

@@ -1,0 +1,310 @@
+//! The lattice's subjects and messages (see docs/lattice.md).
+//!
+//! Invocations are MessagePack (they carry the codec's payload bytes as
+//! they are); the control plane — inventories, placement, events — is JSON,
+//! so that `nats sub` shows a person what happens.
+
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+
+/// The subjects of one namespace: `trellis.<namespace>.…`.
+#[derive(Debug, Clone)]
+pub struct Subjects {
+    prefix: String,
+}
+
+impl Subjects {
+    /// The subjects of `namespace`.
+    pub fn new(namespace: &str) -> Self {
+        Subjects {
+            prefix: format!("trellis.{}", token(namespace)),
+        }
+    }
+
+    /// Invocations of an actor; every host running it listens in a queue group.
+    pub fn actor(&self, actor: &str) -> String {
+        format!("{}.actor.{}", self.prefix, token(actor))
+    }
+
+    /// Invocations of a provider instance.
+    pub fn provider(&self, capability: &str, binding: &str) -> String {
+        format!(
+            "{}.provider.{}.{}",
+            self.prefix,
+            token(capability),
+            token(binding)
+        )
+    }
+
+    /// Requests to one host (bind, unbind).
+    pub fn control(&self, host: &str) -> String {
+        format!("{}.host.{}", self.prefix, token(host))
+    }
+
+    /// Scatter-gather: every host answers with its inventory.
+    pub fn inventory(&self) -> String {
+        format!("{}.inventory", self.prefix)
+    }
+
+    /// Periodic and on-change inventories.
+    pub fn heartbeat(&self) -> String {
+        format!("{}.heartbeat", self.prefix)
+    }
+
+    /// CloudEvents of every change.
+    pub fn events(&self) -> String {
+        format!("{}.events", self.prefix)
+    }
+}
+
+/// A subject token cannot hold `.`, `*`, `>` or whitespace.
+fn token(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '.' | '*' | '>' => '_',
+            c if c.is_whitespace() => '_',
+            c => c,
+        })
+        .collect()
+}
+
+/// One call carried by the lattice.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Invocation {
+    /// Unique per call, for logs.
+    pub id: String,
+    /// Who calls: an actor key, or `capability/binding` for a provider.
+    pub origin: String,
+    /// The actor key, or `capability/binding`.
+    pub target: String,
+    /// The operation.
+    pub operation: String,
+    /// The codec payload.
+    #[serde(with = "serde_bytes")]
+    pub payload: Vec<u8>,
+    /// The calling host.
+    pub host: String,
+}
+
+/// The answer to an [`Invocation`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct InvocationReply {
+    /// The reply payload.
+    #[serde(with = "serde_bytes")]
+    pub payload: Vec<u8>,
+    /// The error, when the call failed.
+    pub error: Option<String>,
+    /// The host that ran it.
+    pub host: String,
+}
+
+/// What a host runs, advertised on start, on change and in every heartbeat.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Inventory {
+    /// The host's id (a server nkey, `N…`).
+    pub host: String,
+    /// The namespace.
+    pub namespace: String,
+    /// Labels from its manifests.
+    pub labels: BTreeMap<String, String>,
+    /// Seconds since the Unix epoch when it started.
+    pub started_at: u64,
+    /// Seconds it has been up.
+    pub uptime_secs: u64,
+    /// Its actors.
+    pub actors: Vec<ActorSummary>,
+    /// Its provider instances.
+    pub providers: Vec<ProviderSummary>,
+    /// The bindings it serves, and who owns each.
+    pub bindings: Vec<BindingSummary>,
+    /// True in the host's goodbye.
+    pub leaving: bool,
+}
+
+impl Inventory {
+    /// Whether this host serves the binding `key`.
+    pub fn serves(&self, key: &BindingKey) -> bool {
+        self.bindings.iter().any(|b| b.key() == *key)
+    }
+
+    /// Whether this host runs a provider for `capability` and `binding`.
+    pub fn provides(&self, capability: &str, binding: &str) -> bool {
+        self.providers
+            .iter()
+            .any(|p| p.capability == capability && p.binding == binding)
+    }
+}
+
+/// An actor in an inventory, with the claims a binding passes on.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ActorSummary {
+    /// Public key.
+    pub id: String,
+    /// Name from the claims.
+    pub name: String,
+    /// Issuer.
+    pub issuer: String,
+    /// Capabilities it may call.
+    pub caps: Vec<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Expiry (seconds), if any.
+    pub expires: Option<u64>,
+    /// Code hash.
+    pub hash: String,
+}
+
+impl ActorSummary {
+    /// The `__wascc_*` values a provider receives when this actor is bound.
+    pub fn claims_values(&self) -> HashMap<String, String> {
+        HashMap::from([
+            ("__wascc_issuer".into(), self.issuer.clone()),
+            ("__wascc_capabilities".into(), self.caps.join(",")),
+            ("__wascc_name".into(), self.name.clone()),
+            (
+                "__wascc_expires".into(),
+                self.expires.map(|e| e.to_string()).unwrap_or_default(),
+            ),
+            ("__wascc_tags".into(), self.tags.join(",")),
+        ])
+    }
+}
+
+/// A provider instance in an inventory.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProviderSummary {
+    /// Capability id.
+    pub capability: String,
+    /// Binding name.
+    pub binding: String,
+    /// Name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+}
+
+/// A binding in an inventory.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BindingSummary {
+    /// Actor key.
+    pub actor: String,
+    /// Capability id.
+    pub capability: String,
+    /// Binding name.
+    pub binding: String,
+    /// The binding's values, e.g. `PORT=8081` (the claims values left out).
+    pub config: String,
+    /// The host whose manifest declared it.
+    pub owner: String,
+}
+
+impl BindingSummary {
+    /// The binding's identity.
+    pub fn key(&self) -> BindingKey {
+        BindingKey {
+            actor: self.actor.clone(),
+            capability: self.capability.clone(),
+            binding: self.binding.clone(),
+            config: self.config.clone(),
+        }
+    }
+}
+
+/// What identifies a binding lattice-wide.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BindingKey {
+    /// Actor key.
+    pub actor: String,
+    /// Capability id.
+    pub capability: String,
+    /// Binding name.
+    pub binding: String,
+    /// The values, as [`config_of`] writes them: one actor may be bound to
+    /// one capability several times with different values.
+    pub config: String,
+}
+
+impl BindingKey {
+    /// The identity of `record`.
+    pub fn of(record: &crate::host::BindingRecord) -> Self {
+        BindingKey {
+            actor: record.actor.clone(),
+            capability: record.capability.clone(),
+            binding: record.binding.clone(),
+            config: config_of(&record.values),
+        }
+    }
+}
+
+/// A binding's values as sorted `key=value` pairs, without the claims
+/// values the host adds (`__wascc_*`).
+pub fn config_of(values: &HashMap<String, String>) -> String {
+    let mut pairs: Vec<String> = values
+        .iter()
+        .filter(|(k, _)| !k.starts_with("__wascc_"))
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    pairs.sort();
+    pairs.join(",")
+}
+
+/// A request to one host's control subject.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Control {
+    /// Bind an actor to this host's provider instance.
+    Bind {
+        /// The host that owns the binding.
+        owner: String,
+        /// Actor key.
+        actor: String,
+        /// Capability id.
+        capability: String,
+        /// Binding name.
+        binding: String,
+        /// The binding's values, the claims values included.
+        values: HashMap<String, String>,
+    },
+    /// Remove a binding this host serves.
+    Unbind {
+        /// Actor key.
+        actor: String,
+        /// Capability id.
+        capability: String,
+        /// Binding name.
+        binding: String,
+    },
+}
+
+/// The answer to a [`Control`] request.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ControlReply {
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+}
+
+/// A CloudEvents 1.0 envelope (JSON), published on the events subject.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CloudEvent {
+    /// Always `1.0`.
+    pub specversion: String,
+    /// Unique id.
+    pub id: String,
+    /// `trellis/<host id>`.
+    pub source: String,
+    /// e.g. `trellis.actor_started`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// RFC 3339 time.
+    pub time: String,
+    /// Always `application/json`.
+    pub datacontenttype: String,
+    /// The event's details.
+    pub data: serde_json::Value,
+}

@@ -75,7 +75,8 @@ pub enum LatticeCommand {
     /// Show what each host runs: actors, providers, and where bindings landed.
     Inventory {
         /// Only this host (its id, or a prefix of it).
-        host: Option<String>,
+        #[arg(value_name = "HOST")]
+        host_id: Option<String>,
         #[command(flatten)]
         query: QueryArgs,
     },
@@ -141,7 +142,7 @@ async fn connect(args: &LatticeArgs) -> anyhow::Result<(async_nats::Client, Subj
     let client = options
         .connect(url.as_str())
         .await
-        .with_context(|| format!("cannot connect to NATS at {url}"))?;
+        .map_err(|e| anyhow::anyhow!("cannot connect to NATS at {url}: {e}"))?;
     Ok((client, Subjects::new(&config.namespace)))
 }
 
@@ -157,9 +158,9 @@ pub fn run(command: LatticeCommand) -> anyhow::Result<()> {
                 }
                 Ok(())
             }
-            LatticeCommand::Inventory { host, query } => {
+            LatticeCommand::Inventory { host_id, query } => {
                 let mut hosts = gather(&query).await?;
-                if let Some(prefix) = &host {
+                if let Some(prefix) = &host_id {
                     hosts.retain(|h| h.host.starts_with(prefix.as_str()));
                     if hosts.is_empty() {
                         bail!("no host {prefix} answered");

@@ -45,9 +45,13 @@ impl LatticeConfig {
             return host.to_string();
         }
         let host = if host.is_empty() { "127.0.0.1" } else { host };
-        if host.contains(':') && !host.starts_with('[') && host.matches(':').count() == 1 {
-            format!("nats://{host}")
-        } else if host.starts_with('[') && host.contains("]:") {
+        // `host:port` or `[v6]:port` carry a port; a bare v6 address has colons but no port.
+        let has_port = if host.starts_with('[') {
+            host.contains("]:")
+        } else {
+            host.matches(':').count() == 1
+        };
+        if has_port {
             format!("nats://{host}")
         } else {
             format!("nats://{host}:4222")

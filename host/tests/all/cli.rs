@@ -1,93 +1,13 @@
 //! The `trellis` binary, run as a user runs it.
 
 use crate::support::*;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-fn trellis() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_trellis"));
-    command.env("RUST_LOG", "info").env_remove("RUST_BACKTRACE");
-    command
-}
+use std::process::Output;
 
 fn run(args: &[&str]) -> Output {
     trellis().args(args).output().expect("trellis runs")
 }
 
-/// A `trellis up` process, killed if the test ends early.
-struct Running {
-    child: Child,
-    log: Arc<Mutex<String>>,
-}
-
-impl Running {
-    fn start(args: &[&str]) -> Running {
-        let mut child = trellis()
-            .arg("up")
-            .args(args)
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("trellis up starts");
-        let log = Arc::new(Mutex::new(String::new()));
-        let stderr = child.stderr.take().expect("piped stderr");
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let mut log = sink.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        Running { child, log }
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
-    }
-
-    fn wait_for_log(&self, needle: &str) {
-        let start = Instant::now();
-        while !self.log().contains(needle) {
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "no `{needle}` in:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn stop(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill runs");
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "trellis did not stop:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
+#[cfg(not(feature = "lattice"))]
 #[tokio::test(flavor = "multi_thread")]
 async fn up_serves_the_demo_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
@@ -181,11 +101,21 @@ fn keys_sign_and_inspect_work_together() {
     let issuer_file = dir.path().join("issuer.txt");
     std::fs::write(&issuer_file, run(&["keys", "gen", "account"]).stdout).unwrap();
     let out = run(&[
-        "claims", "sign", actor("echo").to_str().unwrap(),
-        "--issuer", issuer_file.to_str().unwrap(), "--subject", &module_seed,
-        "--output", signed.to_str().unwrap(),
+        "claims",
+        "sign",
+        actor("echo").to_str().unwrap(),
+        "--issuer",
+        issuer_file.to_str().unwrap(),
+        "--subject",
+        &module_seed,
+        "--output",
+        signed.to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let out = run(&["claims", "inspect", actor("echo").to_str().unwrap()]);
     assert!(!out.status.success());

@@ -10,6 +10,8 @@ mod actors;
 mod claims;
 mod cli;
 mod demo;
+#[cfg(feature = "lattice")]
+mod lattice;
 mod manifests;
 mod providers;
 mod support;

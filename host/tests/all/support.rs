@@ -1,8 +1,11 @@
 //! Finding the built artifacts, and small helpers every test module shares.
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use trellis_host::{Host, HostBuilder, HostConfig};
 use trellis_manifest::Manifest;
@@ -152,5 +155,103 @@ where
             "timed out after {deadline:?} waiting for {what}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The `trellis` binary cargo built for these tests.
+pub fn trellis() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_trellis"));
+    command.env("RUST_LOG", "info").env_remove("RUST_BACKTRACE");
+    command
+}
+
+/// A `trellis up` process, killed if the test ends early.
+pub struct Running {
+    child: Child,
+    log: Arc<Mutex<String>>,
+}
+
+impl Running {
+    /// Starts `trellis up ARGS`.
+    #[cfg_attr(feature = "lattice", allow(dead_code))] // its test needs the internal bus
+    pub fn start(args: &[&str]) -> Running {
+        Running::spawn(trellis().arg("up").args(args))
+    }
+
+    /// Starts `command`, collecting what it prints (stdout and stderr).
+    pub fn spawn(command: &mut Command) -> Running {
+        let mut child = command
+            .stderr(Stdio::piped())
+            .stdout(Stdio::piped())
+            .env("NO_COLOR", "1")
+            .spawn()
+            .expect("the command starts");
+        let log = Arc::new(Mutex::new(String::new()));
+        let stdout = child.stdout.take().expect("piped stdout");
+        let stderr = child.stderr.take().expect("piped stderr");
+        collect_lines(stdout, Arc::clone(&log));
+        collect_lines(stderr, Arc::clone(&log));
+        Running { child, log }
+    }
+
+    /// Kills the process at once (SIGKILL): no goodbye, no cleanup.
+    #[cfg_attr(not(feature = "lattice"), allow(dead_code))] // the lattice tests use it
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn wait_for_log(&self, needle: &str) {
+        let start = Instant::now();
+        while !self.log().contains(needle) {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "no `{needle}` in:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "trellis did not stop:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn collect_lines(stream: impl std::io::Read + Send + 'static, log: Arc<Mutex<String>>) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            let mut log = log.lock().unwrap();
+            log.push_str(&line);
+            log.push('\n');
+        }
+    });
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

@@ -1,0 +1,515 @@
+//! The lattice, with real `nats-server` processes: hosts in one process
+//! (many members per test are cheap) and, for the seed's demo, as separate
+//! `trellis up` processes exactly as a user runs them.
+
+use crate::support::*;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use trellis_host::lattice::{self, Lattice, LatticeConfig};
+use trellis_host::{Host, InvocationError};
+
+/// A `nats-server` on free loopback ports, stopped when dropped.
+struct NatsServer {
+    child: Option<Child>,
+    port: u16,
+    args: Vec<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl NatsServer {
+    fn start() -> NatsServer {
+        NatsServer::with_config("")
+    }
+
+    /// A server with extra configuration (leaf nodes, monitoring).
+    fn with_config(config: &str) -> NatsServer {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let file = dir.path().join("nats.conf");
+        std::fs::write(&file, format!("listen: 127.0.0.1:{port}\n{config}\n")).unwrap();
+        let args = vec!["-c".to_string(), file.display().to_string()];
+        let mut server = NatsServer {
+            child: None,
+            port,
+            args,
+            _dir: dir,
+        };
+        server.launch();
+        server
+    }
+
+    fn launch(&mut self) {
+        let child = Command::new("nats-server")
+            .args(&self.args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server runs (scripts/test installs it)");
+        self.child = Some(child);
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "nats-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stops the server and starts it again on the same port.
+    fn restart(&mut self) {
+        self.stop();
+        self.launch();
+    }
+
+    fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn config(nats: &NatsServer, namespace: &str) -> LatticeConfig {
+    LatticeConfig {
+        host: nats.address(),
+        namespace: namespace.into(),
+        rpc_timeout: Duration::from_secs(2),
+        heartbeat: Duration::from_millis(250),
+        ..LatticeConfig::default()
+    }
+}
+
+/// A host joined to the lattice of `config`, running `actors` and `providers`.
+async fn member(
+    config: LatticeConfig,
+    actors: &[&str],
+    providers: &[std::path::PathBuf],
+) -> (Arc<Host>, Arc<Lattice>) {
+    let host = Arc::new(host());
+    let lattice = lattice::join(&host, config)
+        .await
+        .expect("joins the lattice");
+    for name in actors {
+        host.start_actor(&actor(name)).await.unwrap();
+    }
+    for library in providers {
+        host.start_provider(library, "default").unwrap();
+    }
+    (host, lattice)
+}
+
+fn health() -> Vec<u8> {
+    trellis_codec::encode(&trellis_codec::core::HealthRequest { placeholder: true }).unwrap()
+}
+
+async fn leave(members: &[&(Arc<Host>, Arc<Lattice>)]) {
+    for (host, lattice) in members {
+        lattice.leave().await;
+        host.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn calls_cross_hosts_in_every_direction() {
+    let nats = NatsServer::start();
+    let a = member(config(&nats, "x"), &["chaos_s"], &[]).await;
+    let b = member(config(&nats, "x"), &["echo_s"], &[chaos_library()]).await;
+    let (host_a, _) = &a;
+
+    // host → actor on another host
+    host_a
+        .invoke(ECHO_KEY, "HealthRequest", health())
+        .await
+        .expect("remote actor");
+    // actor → provider on another host
+    let reply = host_a
+        .invoke(
+            CHAOS_KEY,
+            "CallCapability",
+            b"trellis:chaos|default|Echo|over there".to_vec(),
+        )
+        .await
+        .expect("remote provider");
+    assert_eq!(reply, b"over there");
+    // actor → actor on another host
+    let mut call = format!("{ECHO_KEY}|HealthRequest|").into_bytes();
+    call.extend_from_slice(&health());
+    host_a
+        .invoke(CHAOS_KEY, "CallActor", call)
+        .await
+        .expect("actor → remote actor");
+    // actor → remote provider → back to the actor's own host
+    let call = format!("trellis:chaos|default|CallActor|{CHAOS_KEY}|Echo|round trip");
+    let reply = host_a
+        .invoke(CHAOS_KEY, "CallCapability", call.into_bytes())
+        .await
+        .expect("provider → remote actor");
+    assert_eq!(reply, b"round trip");
+    // a remote error comes back as that error
+    let err = host_a
+        .invoke(ECHO_KEY, "NoSuchOperation", vec![])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, InvocationError::Remote { .. }), "{err}");
+    assert!(err.to_string().contains("bad dispatch"), "{err}");
+    leave(&[&a, &b]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_responders_fail_at_once_and_slow_targets_time_out() {
+    let nats = NatsServer::start();
+    let a = member(config(&nats, "x"), &["chaos_s"], &[chaos_library()]).await;
+    let b = member(
+        LatticeConfig {
+            rpc_timeout: Duration::from_millis(500),
+            ..config(&nats, "x")
+        },
+        &[],
+        &[],
+    )
+    .await;
+    let nobody = "MCZ3U3XNKTPW7TNRWS6M3QKXNZG5WAVTC2NJA2I6PDDEKLCQK5ZNKEK2";
+    let start = Instant::now();
+    let err =
+        b.0.invoke(nobody, "HealthRequest", health())
+            .await
+            .unwrap_err();
+    assert!(matches!(err, InvocationError::NoResponders { .. }), "{err}");
+    assert!(
+        start.elapsed() < Duration::from_millis(250),
+        "took {:?}",
+        start.elapsed()
+    );
+
+    let start = Instant::now();
+    let slow = b"trellis:chaos|default|Sleep|3000".to_vec();
+    let err =
+        b.0.invoke(CHAOS_KEY, "CallCapability", slow)
+            .await
+            .unwrap_err();
+    assert!(matches!(err, InvocationError::Timeout { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains(CHAOS_KEY) && text.contains("500 ms"),
+        "{text}"
+    );
+    assert!(
+        start.elapsed() < Duration::from_millis(1500),
+        "took {:?}",
+        start.elapsed()
+    );
+    leave(&[&a, &b]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn namespaces_on_one_server_do_not_see_each_other() {
+    let nats = NatsServer::start();
+    let blue = member(config(&nats, "blue"), &["echo_s"], &[]).await;
+    let green = member(config(&nats, "green"), &[], &[]).await;
+    let blue_too = member(config(&nats, "blue"), &[], &[]).await;
+
+    blue_too
+        .0
+        .invoke(ECHO_KEY, "HealthRequest", health())
+        .await
+        .expect("same namespace");
+    let blue_id = blue.1.host_id().to_string();
+    let peers = Arc::clone(&blue_too.1);
+    eventually(
+        Duration::from_secs(10),
+        "blue hosts to see each other",
+        || {
+            let seen = peers.peers().iter().any(|p| p.host == blue_id);
+            async move { seen.then_some(()) }
+        },
+    )
+    .await;
+
+    let err = green
+        .0
+        .invoke(ECHO_KEY, "HealthRequest", health())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, InvocationError::NoResponders { .. }), "{err}");
+    assert!(green.1.peers().is_empty(), "green sees no blue host");
+    leave(&[&blue, &green, &blue_too]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hosts_reconnect_after_nats_restarts() {
+    let mut nats = NatsServer::start();
+    let a = member(config(&nats, "x"), &["echo_s"], &[]).await;
+    let b = member(config(&nats, "x"), &[], &[]).await;
+    b.0.invoke(ECHO_KEY, "HealthRequest", health())
+        .await
+        .expect("before the restart");
+
+    nats.restart();
+    let host_b = Arc::clone(&b.0);
+    eventually(
+        Duration::from_secs(30),
+        "remote calls to work again",
+        || {
+            let host_b = Arc::clone(&host_b);
+            async move {
+                host_b
+                    .invoke(ECHO_KEY, "HealthRequest", health())
+                    .await
+                    .ok()
+            }
+        },
+    )
+    .await;
+    // Local calls never needed NATS.
+    a.0.invoke(ECHO_KEY, "HealthRequest", health())
+        .await
+        .expect("local call");
+    leave(&[&a, &b]).await;
+}
+
+fn varz_in_msgs(monitor: u16) -> u64 {
+    let body = std::process::Command::new("curl")
+        .args(["-s", &format!("http://127.0.0.1:{monitor}/varz")])
+        .output()
+        .map(|o| o.stdout)
+        .unwrap_or_default();
+    let varz: serde_json::Value = serde_json::from_slice(&body).expect("hub /varz is JSON");
+    varz["in_msgs"].as_u64().expect("in_msgs")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn leaf_nodes_keep_local_calls_off_the_hub() {
+    let (leaf_port, monitor) = (free_port(), free_port());
+    let hub = NatsServer::with_config(&format!(
+        "http: 127.0.0.1:{monitor}\nleafnodes {{ listen: 127.0.0.1:{leaf_port} }}"
+    ));
+    let remote =
+        format!("leafnodes {{ remotes = [ {{ url: \"nats-leaf://127.0.0.1:{leaf_port}\" }} ] }}");
+    let (leaf1, leaf2) = (
+        NatsServer::with_config(&remote),
+        NatsServer::with_config(&remote),
+    );
+    let quiet = |leaf: &NatsServer| LatticeConfig {
+        heartbeat: Duration::from_secs(60),
+        ..config(leaf, "leafcar")
+    };
+    let echo_host = member(quiet(&leaf1), &["echo_s"], &[]).await;
+    let neighbour = member(quiet(&leaf1), &[], &[]).await;
+    let far = member(quiet(&leaf2), &[], &[]).await;
+
+    // Across leaves, through the hub (once the leaf connections are up).
+    let far_host = Arc::clone(&far.0);
+    eventually(Duration::from_secs(20), "a call across leaves", || {
+        let far_host = Arc::clone(&far_host);
+        async move {
+            far_host
+                .invoke(ECHO_KEY, "HealthRequest", health())
+                .await
+                .ok()
+        }
+    })
+    .await;
+
+    let before = varz_in_msgs(monitor);
+    for _ in 0..100 {
+        neighbour
+            .0
+            .invoke(ECHO_KEY, "HealthRequest", health())
+            .await
+            .expect("same leaf");
+    }
+    let local_traffic = varz_in_msgs(monitor) - before;
+    assert!(
+        local_traffic < 10,
+        "100 same-leaf calls put {local_traffic} messages through the hub"
+    );
+
+    let before = varz_in_msgs(monitor);
+    for _ in 0..20 {
+        far.0
+            .invoke(ECHO_KEY, "HealthRequest", health())
+            .await
+            .expect("across leaves");
+    }
+    let crossing = varz_in_msgs(monitor) - before;
+    assert!(
+        crossing >= 40,
+        "20 calls across leaves put only {crossing} messages through the hub"
+    );
+    leave(&[&echo_host, &neighbour, &far]).await;
+    drop(hub);
+}
+
+fn lattice_args(nats: &NatsServer) -> Vec<String> {
+    vec![
+        "--lattice-host".into(),
+        nats.address(),
+        "--lattice-heartbeat-ms".into(),
+        "300".into(),
+    ]
+}
+
+fn trellis_json(args: &[String]) -> serde_json::Value {
+    let out = trellis().args(args).output().expect("trellis runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON output")
+}
+
+async fn serves_echo(port: u16, deadline: Duration) {
+    eventually(
+        deadline,
+        &format!("port {port} to answer with the echo actor"),
+        || async move {
+            let reply = http("GET", port, "/foo/bar", "").await.ok()?;
+            (reply.status == 200 && reply.body.contains("\"path\":\"/foo/bar\"")).then_some(())
+        },
+    )
+    .await;
+}
+
+/// The seed's walkthrough: three `trellis up` processes, none of which can
+/// answer alone; then the host holding a server is killed.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_seed_three_host_demo_works_and_survives_a_kill() {
+    let nats = NatsServer::start();
+    let net = lattice_args(&nats);
+    let watch_args: Vec<String> = ["lattice", "watch", "--json"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain(net.clone())
+        .collect();
+    let watcher = Running::spawn(trellis().args(&watch_args));
+    watcher.wait_for_log("watching lattice events");
+
+    let (port_1, port_2) = (free_port(), free_port());
+    let up = |n: u32| {
+        let manifest = root().join(format!("examples/lattice/host{n}.yaml"));
+        let mut command = trellis();
+        command
+            .arg("up")
+            .arg("--manifest")
+            .arg(manifest)
+            .args(&net)
+            .env("HTTP_PORT_1", port_1.to_string())
+            .env("HTTP_PORT_2", port_2.to_string());
+        Running::spawn(&mut command)
+    };
+    let mut hosts = vec![up(3), up(2)];
+    hosts.iter().for_each(|h| h.wait_for_log("host ready"));
+    hosts.push(up(1));
+    hosts[2].wait_for_log("Initialized Message Bus (lattice)");
+    serves_echo(port_1, Duration::from_secs(30)).await;
+    serves_echo(port_2, Duration::from_secs(30)).await;
+
+    let inventory_args: Vec<String> = ["lattice", "inventory", "--json"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain(net.clone())
+        .collect();
+    let inventory = trellis_json(&inventory_args);
+    let inventory = inventory.as_array().expect("a list of hosts");
+    assert_eq!(inventory.len(), 3, "{inventory:#?}");
+    let owner = inventory
+        .iter()
+        .find(|h| h["actors"].as_array().is_some_and(|a| !a.is_empty()))
+        .expect("host 1 runs the actor")["host"]
+        .clone();
+    let holder_of = |port: u16| {
+        inventory
+            .iter()
+            .position(|h| {
+                h["bindings"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|b| b["config"] == format!("PORT={port}") && b["owner"] == owner)
+            })
+            .unwrap_or_else(|| panic!("no host reports the binding on {port}: {inventory:#?}"))
+    };
+    let holder = holder_of(port_1);
+    assert!(inventory[holder]["providers"]
+        .as_array()
+        .is_some_and(|p| !p.is_empty()));
+    holder_of(port_2);
+
+    let call: Vec<String> = [
+        "call",
+        ECHO_KEY,
+        "HandleRequest",
+        "--data",
+        r#"{"method":"GET","path":"/from-cli"}"#,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain(net.clone())
+    .collect();
+    let out = trellis().args(&call).output().unwrap();
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("/from-cli"),
+        "{out:?}"
+    );
+
+    for event in [
+        "trellis.host_started",
+        "trellis.actor_started",
+        "trellis.provider_loaded",
+        "trellis.binding_created",
+    ] {
+        watcher.wait_for_log(event);
+    }
+
+    // Kill -9 the host serving port 1: its binding moves to the other provider host.
+    let holder_id = inventory[holder]["host"].as_str().unwrap().to_string();
+    let banner = format!("Initialized Message Bus (lattice) host={holder_id}");
+    let index = hosts
+        .iter()
+        .position(|h| h.log().contains(&banner))
+        .expect("the holder's log names its id");
+    hosts.remove(index).kill();
+    let replaced = Instant::now();
+    eventually(
+        Duration::from_secs(20),
+        "the binding to move to the surviving provider host",
+        || {
+            let args = inventory_args.clone();
+            let holder_id = holder_id.clone();
+            async move {
+                let inventory = trellis_json(&args);
+                let hosts = inventory.as_array()?.clone();
+                let moved = hosts.iter().any(|h| {
+                    h["host"] != holder_id.as_str()
+                        && h["bindings"].as_array().is_some_and(|b| {
+                            b.iter().any(|b| b["config"] == format!("PORT={port_1}"))
+                        })
+                });
+                (hosts.len() == 2 && moved).then_some(())
+            }
+        },
+    )
+    .await;
+    eprintln!("binding re-placed {:?} after the kill", replaced.elapsed());
+    serves_echo(port_1, Duration::from_secs(20)).await;
+    serves_echo(port_2, Duration::from_secs(20)).await;
+
+    for host in hosts {
+        let status = host.stop();
+        assert!(status.success(), "{status:?}");
+    }
+    watcher.wait_for_log("trellis.host_stopped");
+}

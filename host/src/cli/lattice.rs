@@ -128,18 +128,10 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 async fn connect(args: &LatticeArgs) -> anyhow::Result<(async_nats::Client, Subjects)> {
     let config = args.config();
-    let mut options = async_nats::ConnectOptions::new()
-        .name("trellis cli")
-        .connection_timeout(Duration::from_secs(3))
-        .request_timeout(Some(config.rpc_timeout));
-    if let Some(path) = &config.creds_file {
-        options = options
-            .credentials_file(path)
-            .await
-            .with_context(|| format!("cannot read {}", path.display()))?;
-    }
-    let url = config.url();
-    let client = options
+    let url = config.server_url();
+    let client = config
+        .connect_options("trellis cli")
+        .await?
         .connect(url.as_str())
         .await
         .map_err(|e| anyhow::anyhow!("cannot connect to NATS at {url}: {e}"))?;

@@ -36,10 +36,57 @@ impl Default for LatticeConfig {
     }
 }
 
+/// Credentials given inside the URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum UrlAuth {
+    UserPassword(String, String),
+    Token(String),
+}
+
 impl LatticeConfig {
+    /// The NATS server to connect to, credentials removed (they are passed
+    /// separately, and must not reach a log line).
+    pub fn server_url(&self) -> String {
+        split_credentials(&self.url()).0
+    }
+
+    /// Connection options for a client named `name`: timeouts, the
+    /// credentials file, and user/password or token given in the URL.
+    pub async fn connect_options(
+        &self,
+        name: &str,
+    ) -> Result<async_nats::ConnectOptions, super::LatticeError> {
+        let mut options = async_nats::ConnectOptions::new()
+            .name(name)
+            .connection_timeout(Duration::from_secs(3))
+            .request_timeout(Some(self.rpc_timeout));
+        if self.retry_connect {
+            options = options.retry_on_initial_connect();
+        }
+        options = match split_credentials(&self.url()).1 {
+            Some(UrlAuth::UserPassword(user, password)) => {
+                options.user_and_password(user, password)
+            }
+            Some(UrlAuth::Token(token)) => options.token(token),
+            None => options,
+        };
+        match &self.creds_file {
+            Some(path) => {
+                options
+                    .credentials_file(path)
+                    .await
+                    .map_err(|e| super::LatticeError::Credentials {
+                        path: path.display().to_string(),
+                        message: e.to_string(),
+                    })
+            }
+            None => Ok(options),
+        }
+    }
+
     /// The NATS URL `host` stands for: an empty host means the loopback
     /// leafcar, a missing port means 4222, a URL is taken as it is.
-    pub fn url(&self) -> String {
+    fn url(&self) -> String {
         let host = self.host.trim();
         if host.contains("://") {
             return host.to_string();
@@ -59,9 +106,36 @@ impl LatticeConfig {
     }
 }
 
+/// `nats://user:pass@host:4222` → (`nats://host:4222`, user and password);
+/// `nats://token@host` → (`nats://host`, token).
+fn split_credentials(url: &str) -> (String, Option<UrlAuth>) {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return (url.to_string(), None);
+    };
+    let Some((userinfo, address)) = rest.rsplit_once('@') else {
+        return (url.to_string(), None);
+    };
+    let auth = match userinfo.split_once(':') {
+        Some((user, password)) => UrlAuth::UserPassword(user.into(), password.into()),
+        None => UrlAuth::Token(userinfo.into()),
+    };
+    (format!("{scheme}://{address}"), Some(auth))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::LatticeConfig;
+    use super::{split_credentials, LatticeConfig, UrlAuth};
+
+    #[test]
+    fn credentials_leave_the_url() {
+        let (url, auth) = split_credentials("nats://u:p@h:4222");
+        assert_eq!(url, "nats://h:4222");
+        assert_eq!(auth, Some(UrlAuth::UserPassword("u".into(), "p".into())));
+        let (url, auth) = split_credentials("tls://s3cret@h");
+        assert_eq!(url, "tls://h");
+        assert_eq!(auth, Some(UrlAuth::Token("s3cret".into())));
+        assert_eq!(split_credentials("nats://h:1").1, None);
+    }
 
     fn url(host: &str) -> String {
         LatticeConfig {

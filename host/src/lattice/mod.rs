@@ -116,7 +116,7 @@ pub async fn join(host: &Arc<Host>, config: LatticeConfig) -> Result<Arc<Lattice
     host.bus().set_remote(Arc::new(remote));
     host.set_placement(Arc::new(placement::Placer(Arc::downgrade(&lattice))));
     lattice.start_tasks(host).await?;
-    tracing::info!(host = %host_id, namespace = %lattice.config.namespace, url = %lattice.config.url(), "Initialized Message Bus (lattice)");
+    tracing::info!(host = %host_id, namespace = %lattice.config.namespace, url = %lattice.config.server_url(), "Initialized Message Bus (lattice)");
     lattice
         .publish_event(
             "trellis.host_started",
@@ -131,11 +131,10 @@ async fn connect(
     host_id: &str,
     advertise: Arc<Notify>,
 ) -> Result<async_nats::Client, LatticeError> {
-    let url = config.url();
-    let mut options = async_nats::ConnectOptions::new()
-        .name(format!("trellis host {host_id}"))
-        .connection_timeout(std::time::Duration::from_secs(3))
-        .request_timeout(Some(config.rpc_timeout))
+    let url = config.server_url();
+    let options = config
+        .connect_options(&format!("trellis host {host_id}"))
+        .await?
         .event_callback(move |event| {
             let advertise = Arc::clone(&advertise);
             async move {
@@ -153,18 +152,6 @@ async fn connect(
                 }
             }
         });
-    if config.retry_connect {
-        options = options.retry_on_initial_connect();
-    }
-    if let Some(path) = &config.creds_file {
-        options = options
-            .credentials_file(path)
-            .await
-            .map_err(|e| LatticeError::Credentials {
-                path: path.display().to_string(),
-                message: e.to_string(),
-            })?;
-    }
     options
         .connect(url.as_str())
         .await
@@ -178,6 +165,11 @@ impl Lattice {
     /// This host's id in the lattice.
     pub fn host_id(&self) -> &str {
         &self.host_id
+    }
+
+    /// The bindings this host owns, and the host holding each (`None`: waiting).
+    pub fn owned_bindings(&self) -> Vec<(protocol::BindingKey, Option<String>)> {
+        self.placements.owned()
     }
 
     /// The inventories of the other hosts this one sees.

@@ -14,7 +14,7 @@ use super::protocol::{BindingKey, Control, ControlReply, Inventory};
 use super::Lattice;
 use crate::host::{BindingPlacement, BindingRecord};
 use rand::seq::IndexedRandom;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -31,11 +31,14 @@ pub struct Placements {
 struct Owned {
     record: BindingRecord,
     claims: HashMap<String, String>,
-    placed_on: Option<String>,
+    /// The host holding it, and since when.
+    placed_on: Option<(String, Instant)>,
 }
 
+/// A binding this host serves, and the hosts that declared it (two owners
+/// may declare the same binding: it stays until the last one withdraws).
 struct Hosted {
-    owner: String,
+    owners: BTreeSet<String>,
     since: Instant,
 }
 
@@ -64,9 +67,29 @@ impl BindingPlacement for Placer {
 }
 
 impl Placements {
-    /// The owner of a binding this host serves for another host.
+    /// The owners of a binding this host serves for others, comma-separated.
     pub fn owner_of(&self, key: &BindingKey) -> Option<String> {
-        Some(self.hosted.lock().ok()?.get(key)?.owner.clone())
+        let hosted = self.hosted.lock().ok()?;
+        let owners: Vec<&str> = hosted.get(key)?.owners.iter().map(String::as_str).collect();
+        Some(owners.join(","))
+    }
+
+    /// The bindings this host owns, with the host holding each (if placed).
+    pub fn owned(&self) -> Vec<(BindingKey, Option<String>)> {
+        self.owned
+            .lock()
+            .map(|owned| {
+                owned
+                    .iter()
+                    .map(|o| {
+                        (
+                            key_of(&o.record),
+                            o.placed_on.as_ref().map(|(h, _)| h.clone()),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Serves a `bind` or `unbind` request from an owner.
@@ -91,27 +114,21 @@ impl Placements {
                     values,
                 };
                 let key = key_of(&record);
-                let already = host.bindings().iter().any(|b| key_of(b) == key);
-                let outcome = if already {
+                let served = host.bindings().iter().any(|b| key_of(b) == key);
+                let outcome = if served {
                     Ok(())
                 } else {
                     host.bind_with_claims(record, HashMap::new())
                 };
                 outcome
-                    .map(|()| self.hosted_insert(key, owner))
+                    .map(|()| self.add_owner(key, owner))
                     .err()
                     .map(|e| e.to_string())
             }
-            Control::Unbind {
-                actor,
-                capability,
-                binding,
-            } => {
-                host.unbind(&actor, &capability, &binding);
-                if let Ok(mut hosted) = self.hosted.lock() {
-                    hosted.retain(|k, _| {
-                        !(k.actor == actor && k.capability == capability && k.binding == binding)
-                    });
+            Control::Unbind { owner, key } => {
+                let last = self.remove_owner(&key, &owner);
+                if last {
+                    host.unbind(&key.actor, &key.capability, &key.binding);
                 }
                 None
             }
@@ -119,37 +136,54 @@ impl Placements {
         ControlReply { error }
     }
 
-    fn hosted_insert(&self, key: BindingKey, owner: String) {
+    fn add_owner(&self, key: BindingKey, owner: String) {
         if let Ok(mut hosted) = self.hosted.lock() {
-            hosted.insert(
-                key,
-                Hosted {
-                    owner,
-                    since: Instant::now(),
-                },
-            );
+            let entry = hosted.entry(key).or_insert_with(|| Hosted {
+                owners: BTreeSet::new(),
+                since: Instant::now(),
+            });
+            entry.owners.insert(owner);
         }
     }
 
-    /// Removes bindings served for owners that left the lattice.
+    /// Forgets `owner` of `key`; true when no owner is left (or none was known).
+    fn remove_owner(&self, key: &BindingKey, owner: &str) -> bool {
+        let Ok(mut hosted) = self.hosted.lock() else {
+            return true;
+        };
+        let Some(entry) = hosted.get_mut(key) else {
+            return true;
+        };
+        entry.owners.remove(owner);
+        let last = entry.owners.is_empty();
+        if last {
+            hosted.remove(key);
+        }
+        last
+    }
+
+    /// Removes bindings served for owners that all left the lattice.
     pub fn drop_orphans(&self, lattice: &Lattice) {
         let grace = lattice.config.heartbeat * 3;
         let orphans: Vec<BindingKey> = {
-            let Ok(hosted) = self.hosted.lock() else {
+            let Ok(mut hosted) = self.hosted.lock() else {
                 return;
             };
             let Ok(view) = lattice.view.lock() else {
                 return;
             };
-            hosted
+            for entry in hosted.values_mut().filter(|h| h.since.elapsed() > grace) {
+                entry
+                    .owners
+                    .retain(|owner| *owner == lattice.host_id || view.contains(owner));
+            }
+            let orphans = hosted
                 .iter()
-                .filter(|(_, h)| {
-                    h.owner != lattice.host_id
-                        && !view.contains(&h.owner)
-                        && h.since.elapsed() > grace
-                })
+                .filter(|(_, h)| h.owners.is_empty())
                 .map(|(key, _)| key.clone())
-                .collect()
+                .collect();
+            hosted.retain(|_, h| !h.owners.is_empty());
+            orphans
         };
         let Some(host) = lattice.host.upgrade() else {
             return;
@@ -157,9 +191,6 @@ impl Placements {
         for key in orphans {
             tracing::info!(actor = %key.actor, capability = %key.capability, binding = %key.binding, "the binding's owner left the lattice; removing it");
             host.unbind(&key.actor, &key.capability, &key.binding);
-            if let Ok(mut hosted) = self.hosted.lock() {
-                hosted.remove(&key);
-            }
         }
     }
 
@@ -171,15 +202,14 @@ impl Placements {
             .map(|owned| {
                 owned
                     .iter()
-                    .filter_map(|o| Some((key_of(&o.record), o.placed_on.clone()?)))
+                    .filter_map(|o| Some((key_of(&o.record), o.placed_on.clone()?.0)))
                     .collect()
             })
             .unwrap_or_default();
         for (key, holder) in placed.into_iter().filter(|(_, h)| *h != lattice.host_id) {
             let control = Control::Unbind {
-                actor: key.actor,
-                capability: key.capability,
-                binding: key.binding,
+                owner: lattice.host_id.clone(),
+                key,
             };
             if let Err(e) = lattice.control(&holder, &control, WITHDRAW_TIMEOUT).await {
                 tracing::warn!(host = %holder, "could not withdraw a binding: {e}");
@@ -200,6 +230,8 @@ impl Lattice {
     async fn place_owned(&self) {
         let mut everyone = self.peers();
         everyone.push(self.inventory());
+        // A holder must report the binding within two beats of taking it.
+        let confirm_within = self.config.heartbeat * 2;
         let pending: Vec<(usize, BindingRecord, HashMap<String, String>)> = {
             let Ok(mut owned) = self.placements.owned.lock() else {
                 return;
@@ -208,12 +240,20 @@ impl Lattice {
                 .iter_mut()
                 .enumerate()
                 .filter_map(|(i, o)| {
-                    let alive = o.placed_on.as_deref().is_some_and(|h| everyone.iter().any(|inv| inv.host == h));
-                    if let (Some(holder), false) = (&o.placed_on, alive) {
-                        tracing::warn!(host = %holder, actor = %o.record.actor, capability = %o.record.capability, "the host holding this binding is gone; re-placing it");
-                        o.placed_on = None;
+                    if let Some((holder, since)) = &o.placed_on {
+                        let key = key_of(&o.record);
+                        let holds = everyone.iter().any(|inv| {
+                            inv.host == *holder
+                                && (inv.serves(&key) || since.elapsed() < confirm_within)
+                        });
+                        if !holds {
+                            tracing::warn!(host = %holder, actor = %o.record.actor, capability = %o.record.capability, "the host holding this binding is gone or dropped it; re-placing it");
+                            o.placed_on = None;
+                        }
                     }
-                    o.placed_on.is_none().then(|| (i, o.record.clone(), o.claims.clone()))
+                    o.placed_on
+                        .is_none()
+                        .then(|| (i, o.record.clone(), o.claims.clone()))
                 })
                 .collect()
         };
@@ -221,7 +261,7 @@ impl Lattice {
             if let Some(holder) = self.place_one(&everyone, record, claims).await {
                 if let Ok(mut owned) = self.placements.owned.lock() {
                     if let Some(o) = owned.get_mut(index) {
-                        o.placed_on = Some(holder);
+                        o.placed_on = Some((holder, Instant::now()));
                     }
                 }
             }

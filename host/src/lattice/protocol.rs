@@ -217,7 +217,7 @@ impl BindingSummary {
 }
 
 /// What identifies a binding lattice-wide.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct BindingKey {
     /// Actor key.
     pub actor: String,
@@ -271,14 +271,13 @@ pub enum Control {
         /// The binding's values, the claims values included.
         values: HashMap<String, String>,
     },
-    /// Remove a binding this host serves.
+    /// `owner` withdraws a binding this host serves; it goes when its last
+    /// owner withdraws.
     Unbind {
-        /// Actor key.
-        actor: String,
-        /// Capability id.
-        capability: String,
-        /// Binding name.
-        binding: String,
+        /// The withdrawing owner.
+        owner: String,
+        /// The binding.
+        key: BindingKey,
     },
 }
 

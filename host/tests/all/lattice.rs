@@ -513,3 +513,166 @@ async fn the_seed_three_host_demo_works_and_survives_a_kill() {
     }
     watcher.wait_for_log("trellis.host_stopped");
 }
+
+fn echo_binding_manifest(port: u16, with_actor: bool) -> String {
+    let actors = if with_actor {
+        format!("actors: [{}]\n", actor("echo_s").display())
+    } else {
+        String::new()
+    };
+    format!("{actors}bindings:\n  - actor: {ECHO_KEY}\n    capability: wascc:http_server\n    values: {{PORT: \"{port}\"}}\n")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bindings_wait_for_a_provider_and_go_with_their_last_owner() {
+    let nats = NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let first = member(config(&nats, "x"), &[], &[]).await;
+    first
+        .0
+        .apply(&manifest(&echo_binding_manifest(port, true), dir.path()).unwrap())
+        .await
+        .expect("applies without a provider anywhere");
+    assert_eq!(first.1.owned_bindings().len(), 1);
+    assert!(
+        first.1.owned_bindings()[0].1.is_none(),
+        "waits for a provider"
+    );
+    assert!(http("GET", port, "/", "").await.is_err(), "no server yet");
+
+    // A first provider instance joins: the waiting binding is placed on it.
+    let provider = member(config(&nats, "x"), &[], &[http_server_library()]).await;
+    serves_echo(port, Duration::from_secs(10)).await;
+
+    // The same declaration from a second owner is adopted, not placed twice.
+    let second = member(config(&nats, "x"), &[], &[]).await;
+    second
+        .0
+        .apply(&manifest(&echo_binding_manifest(port, false), dir.path()).unwrap())
+        .await
+        .unwrap();
+    let provider_id = provider.1.host_id().to_string();
+    let lattice = Arc::clone(&second.1);
+    eventually(
+        Duration::from_secs(10),
+        "the second owner to adopt the placement",
+        || {
+            let placed = lattice
+                .owned_bindings()
+                .first()
+                .and_then(|(_, holder)| holder.clone());
+            let adopted = placed.as_deref() == Some(provider_id.as_str());
+            async move { adopted.then_some(()) }
+        },
+    )
+    .await;
+    assert_eq!(
+        provider.0.bindings().len(),
+        1,
+        "one server for two identical declarations"
+    );
+
+    // One owner leaving keeps the binding; the last one leaving removes it.
+    leave(&[&second]).await;
+    assert_eq!(provider.0.bindings().len(), 1);
+    serves_echo(port, Duration::from_secs(5)).await;
+    leave(&[&first]).await;
+    assert!(
+        provider.0.bindings().is_empty(),
+        "the last owner's goodbye withdrew it"
+    );
+    assert!(
+        http("GET", port, "/", "").await.is_err(),
+        "its server stopped"
+    );
+    leave(&[&provider]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_goodbye_drops_a_host_from_every_view_at_once() {
+    let nats = NatsServer::start();
+    let slow_beats = |nats: &NatsServer| LatticeConfig {
+        heartbeat: Duration::from_secs(30),
+        ..config(nats, "x")
+    };
+    let leaving = member(slow_beats(&nats), &[], &[]).await;
+    let staying = member(slow_beats(&nats), &[], &[]).await;
+    let (id, view) = (leaving.1.host_id().to_string(), Arc::clone(&staying.1));
+    let sees = move |present: bool| {
+        let (id, view) = (id.clone(), Arc::clone(&view));
+        move || {
+            let found = view.peers().iter().any(|p| p.host == id) == present;
+            async move { found.then_some(()) }
+        }
+    };
+    eventually(
+        Duration::from_secs(5),
+        "the hosts to see each other",
+        sees(true),
+    )
+    .await;
+    leave(&[&leaving]).await;
+    // Far sooner than the two missed 30 s heartbeats that would drop it otherwise.
+    eventually(
+        Duration::from_secs(5),
+        "the goodbye to drop the host",
+        sees(false),
+    )
+    .await;
+    leave(&[&staying]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn user_password_and_token_in_the_url_authenticate() {
+    for (auth, good, bad) in [
+        (
+            "authorization { user: trellis, password: s3cret }",
+            "trellis:s3cret",
+            "trellis:wrong",
+        ),
+        ("authorization { token: t0ken }", "t0ken", "nope"),
+    ] {
+        let nats = NatsServer::with_config(auth);
+        let with = |credentials: &str| LatticeConfig {
+            host: format!("nats://{credentials}@{}", nats.address()),
+            ..config(&nats, "x")
+        };
+        let a = member(with(good), &["echo_s"], &[]).await;
+        let b = member(with(good), &[], &[]).await;
+        b.0.invoke(ECHO_KEY, "HealthRequest", health())
+            .await
+            .expect("authenticated call");
+        let refused = lattice::join(&Arc::new(host()), with(bad)).await;
+        let err = refused
+            .err()
+            .expect("wrong credentials are refused")
+            .to_string();
+        assert!(
+            err.contains("cannot connect to NATS") && !err.contains(bad),
+            "{err}"
+        );
+        leave(&[&a, &b]).await;
+    }
+}
+
+#[test]
+fn up_fails_fast_when_nats_is_unreachable() {
+    let start = Instant::now();
+    let nowhere = format!("127.0.0.1:{}", free_port());
+    let out = trellis()
+        .args(["up", "--lattice-host", &nowhere])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        start.elapsed()
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot connect to NATS") && stderr.contains(&nowhere),
+        "{stderr}"
+    );
+}

@@ -17,6 +17,13 @@ pub enum HostEvent {
         /// Its name from the claims.
         name: String,
     },
+    /// An actor's code was replaced under the same key (a live swap).
+    ActorUpdated {
+        /// Its public key.
+        actor: String,
+        /// Its name from the claims.
+        name: String,
+    },
     /// An actor stopped.
     ActorStopped {
         /// Its public key.
@@ -63,6 +70,7 @@ impl HostEvent {
     pub fn event_type(&self) -> &'static str {
         match self {
             HostEvent::ActorStarted { .. } => "trellis.actor_started",
+            HostEvent::ActorUpdated { .. } => "trellis.actor_updated",
             HostEvent::ActorStopped { .. } => "trellis.actor_stopped",
             HostEvent::ProviderLoaded { .. } => "trellis.provider_loaded",
             HostEvent::ProviderRemoved { .. } => "trellis.provider_removed",

@@ -199,14 +199,19 @@ impl Host {
         Ok(id)
     }
 
+    /// Registers `actor`; one already running under its key is replaced:
+    /// calls in flight finish on the old code, new calls get the new.
     pub(crate) fn register_actor(&self, actor: Arc<Actor>) {
         let name = actor.claims().metadata.name.clone().unwrap_or_default();
-        tracing::info!(actor = actor.id(), name, path = %actor.path().display(), "actor started");
-        self.emit(HostEvent::ActorStarted {
-            actor: actor.id().to_string(),
-            name,
-        });
-        self.bus.add_actor(actor);
+        let id = actor.id().to_string();
+        let path = actor.path().display().to_string();
+        if self.bus.add_actor(actor).is_some() {
+            tracing::info!(actor = %id, name, path, "actor updated: new calls run the new code");
+            self.emit(HostEvent::ActorUpdated { actor: id, name });
+        } else {
+            tracing::info!(actor = %id, name, path, "actor started");
+            self.emit(HostEvent::ActorStarted { actor: id, name });
+        }
     }
 
     /// Stops the actor with this key (its bindings stay until removed).
@@ -272,6 +277,20 @@ impl Host {
         });
         self.bus.add_provider(provider);
         Ok(())
+    }
+
+    /// Puts `provider` in the place of the instance serving its capability
+    /// and binding name, and stops that one (unbind it first).
+    pub(crate) fn replace_provider(&self, provider: Arc<ProviderInstance>) {
+        let (capability, binding) = (
+            provider.capability_id().to_string(),
+            provider.binding().to_string(),
+        );
+        let path = provider.path().display().to_string();
+        if let Some(old) = self.bus.add_provider(provider) {
+            old.stop();
+        }
+        tracing::info!(capability, binding, path, "provider reloaded");
     }
 
     /// Stops and unregisters a provider instance.
@@ -356,6 +375,31 @@ impl Host {
             capability: capability.into(),
             binding: binding.into(),
         });
+        true
+    }
+
+    /// Removes one binding exactly (an actor may be bound to one provider
+    /// several times with different values: the others stay).
+    pub fn unbind_exact(&self, record: &BindingRecord) -> bool {
+        let siblings: Vec<BindingRecord> = self
+            .bindings()
+            .into_iter()
+            .filter(|b| {
+                b.actor == record.actor
+                    && b.capability == record.capability
+                    && b.binding == record.binding
+                    && b != record
+            })
+            .collect();
+        if !self.unbind(&record.actor, &record.capability, &record.binding) {
+            return false;
+        }
+        // Providers only know "remove this actor": bind the others again.
+        for sibling in siblings {
+            if let Err(e) = self.bind(sibling) {
+                tracing::warn!("could not restore a binding after removing its sibling: {e}");
+            }
+        }
         true
     }
 

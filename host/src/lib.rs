@@ -24,12 +24,15 @@ pub mod actor;
 mod apply;
 pub mod bus;
 mod config;
+pub mod desired;
 mod error;
 mod events;
 mod host;
 #[cfg(feature = "lattice")]
 pub mod lattice;
 pub mod provider;
+pub mod reconcile;
+pub mod watch;
 
 pub use apply::Applied;
 pub use bus::InvocationError;

@@ -12,6 +12,11 @@ pub struct UpArgs {
     /// A manifest to apply at start (YAML or JSON); repeat for several.
     #[arg(short, long = "manifest", value_name = "FILE")]
     manifests: Vec<PathBuf>,
+    /// Watch a folder of manifests (*.yaml, *.yml, *.json) and apply every
+    /// change live: add, edit or delete a file; rebuild an actor or provider
+    /// it names. A broken file keeps its last good version running.
+    #[arg(short, long, value_name = "DIR")]
+    watch: Option<PathBuf>,
     /// Longest one call may take, in milliseconds.
     #[arg(
         long,
@@ -72,6 +77,22 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
     let lattice = trellis_host::lattice::join(&host, args.lattice.config()).await?;
     #[cfg(not(feature = "lattice"))]
     tracing::info!("Initialized Message Bus (internal)");
+    if let Some(dir) = &args.watch {
+        let folder = trellis_host::watch::ManifestFolder::new(dir, manifests)?;
+        let (status, _) = tokio::sync::watch::channel(Default::default());
+        let stopped = async {
+            if let Err(e) = stop_signal().await {
+                tracing::error!("{e:#}");
+            }
+        };
+        tracing::info!("host ready; stop with Ctrl-C");
+        let outcome =
+            trellis_host::watch::run(std::sync::Arc::clone(&host), folder, status, stopped).await;
+        #[cfg(feature = "lattice")]
+        lattice.leave().await;
+        host.shutdown().await;
+        return Ok(outcome?);
+    }
     let mut outcome = Ok(());
     for manifest in &manifests {
         if let Err(e) = host.apply(manifest).await {

@@ -322,7 +322,9 @@ impl Lattice {
                 self.unserve(&self.subjects.provider(capability, binding));
                 Ok(())
             }
-            HostEvent::BindingCreated { .. } | HostEvent::BindingRemoved { .. } => Ok(()),
+            HostEvent::ActorUpdated { .. }
+            | HostEvent::BindingCreated { .. }
+            | HostEvent::BindingRemoved { .. } => Ok(()),
         };
         if let Err(e) = outcome {
             tracing::error!("lattice cannot follow a change ({event:?}): {e}");

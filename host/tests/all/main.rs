@@ -15,3 +15,4 @@ mod lattice;
 mod manifests;
 mod providers;
 mod support;
+mod watch;

@@ -111,6 +111,9 @@ pub trait BindingPlacement: Send + Sync {
     /// Owns `record` from now on; `claims_values` are the `__wascc_*` values
     /// when the actor runs here (empty otherwise).
     fn place(&self, record: BindingRecord, claims_values: HashMap<String, String>);
+
+    /// Gives up `record`: its holder removes it unless another host owns it too.
+    fn withdraw(&self, record: &BindingRecord);
 }
 
 /// A running host.

@@ -105,7 +105,13 @@ impl Reconciler {
             }
             keep
         });
-        self.placed.retain(|b| desired.bindings.contains(b));
+        self.placed.retain(|b| {
+            let keep = desired.bindings.contains(b);
+            if let (false, Some(placement)) = (keep, host.placement()) {
+                placement.withdraw(b);
+            }
+            keep
+        });
     }
 
     fn stop_undeclared(&mut self, desired: &DesiredState) {

@@ -64,6 +64,37 @@ impl BindingPlacement for Placer {
         }
         lattice.replace.notify_one();
     }
+
+    fn withdraw(&self, record: &BindingRecord) {
+        let Some(lattice) = self.0.upgrade() else {
+            return;
+        };
+        let key = key_of(record);
+        let holder = lattice.placements.owned.lock().ok().and_then(|mut owned| {
+            let at = owned.iter().position(|o| key_of(&o.record) == key)?;
+            owned.remove(at).placed_on.map(|(holder, _)| holder)
+        });
+        let Some(holder) = holder else { return };
+        tracing::info!(host = %holder, actor = %key.actor, capability = %key.capability, "withdrawing a binding no manifest declares any more");
+        let control = Control::Unbind {
+            owner: lattice.host_id.clone(),
+            key,
+        };
+        tokio::spawn(async move {
+            let outcome = if holder == lattice.host_id {
+                lattice
+                    .placements
+                    .serve_control(&lattice, control)
+                    .error
+                    .map_or(Ok(()), Err)
+            } else {
+                lattice.control(&holder, &control, WITHDRAW_TIMEOUT).await
+            };
+            if let Err(e) = outcome {
+                tracing::warn!(host = %holder, "could not withdraw a binding: {e}");
+            }
+        });
+    }
 }
 
 impl Placements {

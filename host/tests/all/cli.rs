@@ -121,3 +121,29 @@ fn keys_sign_and_inspect_work_together() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not signed"));
 }
+
+#[cfg(not(feature = "lattice"))]
+#[tokio::test(flavor = "multi_thread")]
+async fn up_watch_applies_a_folder_and_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = Running::start(&["--watch", dir.path().to_str().unwrap()]);
+    host.wait_for_log("watching manifests");
+    let port = free_port();
+    std::fs::write(dir.path().join("echo.yaml"), echo_manifest(port)).unwrap();
+    eventually(
+        std::time::Duration::from_secs(15),
+        "the watched manifest to be served",
+        || async move {
+            http("GET", port, "/", "")
+                .await
+                .ok()
+                .filter(|r| r.status == 200)
+        },
+    )
+    .await;
+    std::fs::write(dir.path().join("echo.yaml"), "bindings: [\n").unwrap();
+    host.wait_for_log("its last good version stays");
+    assert_eq!(http("GET", port, "/", "").await.map(|r| r.status), Ok(200));
+    let status = host.stop();
+    assert!(status.success(), "{status:?}");
+}

@@ -676,3 +676,36 @@ fn up_fails_fast_when_nats_is_unreachable() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_watched_folder_places_and_withdraws_lattice_bindings() {
+    use crate::watch::{assets, echo_yaml, refuses, Watched};
+    let nats = NatsServer::start();
+    let provider = member(config(&nats, "x"), &[], &[http_server_library()]).await;
+    let owner_host = Arc::new(host());
+    let owner = lattice::join(&owner_host, config(&nats, "x"))
+        .await
+        .unwrap();
+    let (manifests, (_assets, echo)) = (tempfile::tempdir().unwrap(), assets());
+    let file = manifests.path().join("echo.yaml");
+    let port = free_port();
+    // The owner declares the binding but runs no HTTP provider: it is placed.
+    let without_provider = |yaml: String| {
+        yaml.lines()
+            .filter(|l| !l.starts_with("capabilities"))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+    };
+    std::fs::write(&file, without_provider(echo_yaml(&echo, port))).unwrap();
+    let watched = Watched::start_on(Arc::clone(&owner_host), manifests.path());
+    serves_echo(port, Duration::from_secs(15)).await;
+    assert_eq!(provider.0.bindings().len(), 1);
+
+    // The binding leaves the manifest: the owner withdraws it.
+    std::fs::write(&file, format!("actors: [{}]\n", echo.display())).unwrap();
+    refuses(port).await;
+    assert!(provider.0.bindings().is_empty());
+    watched.stop().await;
+    owner.leave().await;
+    leave(&[&provider]).await;
+}

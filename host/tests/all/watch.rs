@@ -9,7 +9,7 @@ use tokio::sync::{oneshot, watch};
 use trellis_host::watch::{ManifestFolder, WatchStatus};
 use trellis_host::Host;
 
-struct Watched {
+pub struct Watched {
     host: Arc<Host>,
     status: watch::Receiver<WatchStatus>,
     stop: Option<oneshot::Sender<()>>,
@@ -18,7 +18,11 @@ struct Watched {
 
 impl Watched {
     fn start(dir: &Path) -> Watched {
-        let host = Arc::new(host());
+        Watched::start_on(Arc::new(host()), dir)
+    }
+
+    /// Watches `dir` for an existing host (one joined to a lattice, say).
+    pub fn start_on(host: Arc<Host>, dir: &Path) -> Watched {
         let folder = ManifestFolder::new(dir, Vec::new()).expect("a folder");
         let (status_tx, status) = watch::channel(WatchStatus::default());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -51,7 +55,7 @@ impl Watched {
         );
     }
 
-    async fn stop(mut self) {
+    pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -61,7 +65,7 @@ impl Watched {
 }
 
 /// A manifest with the echo actor at `actor` served on `port`.
-fn echo_yaml(actor: &Path, port: u16) -> String {
+pub fn echo_yaml(actor: &Path, port: u16) -> String {
     format!(
         "actors: [{}]\ncapabilities: [{{path: {}}}]\nbindings:\n  - {{actor: {ECHO_KEY}, capability: \"wascc:http_server\", values: {{PORT: \"{port}\"}}}}\n",
         actor.display(),
@@ -81,7 +85,7 @@ async fn serves(port: u16, needle: &str) {
     .await;
 }
 
-async fn refuses(port: u16) {
+pub async fn refuses(port: u16) {
     eventually(
         Duration::from_secs(15),
         &format!("port {port} to close"),
@@ -90,7 +94,7 @@ async fn refuses(port: u16) {
     .await;
 }
 
-fn assets() -> (tempfile::TempDir, PathBuf) {
+pub fn assets() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let echo = dir.path().join("echo.wasm");
     std::fs::copy(actor("echo_s"), &echo).unwrap();

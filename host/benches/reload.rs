@@ -1,0 +1,154 @@
+//! Hot reload: time from a file write to the change being served.
+//!
+//! A host watches a temporary folder (as `trellis up --watch` does). Each run
+//! writes a file and measures until an HTTP request sees the change:
+//!
+//! - *binding change*: the manifest is rewritten with a new port;
+//! - *actor swap*: the actor module is overwritten with the other build of
+//!   echo (same key), until answers carry the other version.
+//!
+//! Reports the median and the worst of the runs. Needs the artifacts
+//! `scripts/test` builds.
+//!
+//! ```text
+//! cargo bench -p trellis-host --bench reload
+//! ```
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use trellis_host::watch::{ManifestFolder, WatchStatus};
+use trellis_host::HostBuilder;
+
+const RUNS: usize = 15;
+const ECHO_KEY: &str = "MABDHSD55WXG7HMUURJCTYQBD7KYIV2HAYK5YBBVQDLZBPHE4FQRTOVD";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// One plain HTTP/1.1 GET; the body, if the server answered.
+fn get(port: u16) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    stream
+        .write_all(b"GET /bench HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    Some(text)
+}
+
+fn manifest(actor: &Path, port: u16) -> String {
+    let library = root()
+        .join("target/release")
+        .join(trellis_host::provider::platform_file_name(
+            "trellis_provider_httpserver",
+        ));
+    let library = if library.exists() {
+        library
+    } else {
+        root()
+            .join("target/debug")
+            .join(trellis_host::provider::platform_file_name(
+                "trellis_provider_httpserver",
+            ))
+    };
+    format!(
+        "actors: [{}]\ncapabilities: [{{path: {}}}]\nbindings:\n  - {{actor: {ECHO_KEY}, capability: \"wascc:http_server\", values: {{PORT: \"{port}\"}}}}\n",
+        actor.display(),
+        library.display()
+    )
+}
+
+/// Waits (polling every millisecond) until `port` answers with `needle`.
+async fn until_served(port: u16, needle: &str) -> Duration {
+    let start = Instant::now();
+    loop {
+        let wanted = needle.to_string();
+        let served =
+            tokio::task::spawn_blocking(move || get(port).is_some_and(|t| t.contains(&wanted)))
+                .await
+                .unwrap_or(false);
+        if served {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "port {port} never served {needle}"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+fn report(name: &str, samples: &mut [Duration]) {
+    samples.sort();
+    println!(
+        "| {name} | {RUNS} | {:?} | {:?} |",
+        samples[samples.len() / 2],
+        samples[samples.len() - 1]
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let folder = tempfile::tempdir().expect("temp folder");
+    let assets = tempfile::tempdir().expect("temp folder");
+    let echo = assets.path().join("echo.wasm");
+    let builds = [
+        root().join("target/actors/echo_s.wasm"),
+        root().join("target/actors/echo_v2_s.wasm"),
+    ];
+    std::fs::copy(&builds[0], &echo).expect("echo built: run scripts/test first");
+
+    let host = Arc::new(HostBuilder::new().build().expect("host"));
+    let (status, _) = tokio::sync::watch::channel(WatchStatus::default());
+    let watched = ManifestFolder::new(folder.path(), Vec::new()).expect("folder");
+    let watcher = tokio::spawn(trellis_host::watch::run(
+        Arc::clone(&host),
+        watched,
+        status,
+        std::future::pending(),
+    ));
+    let file = folder.path().join("echo.yaml");
+
+    let mut port = free_port();
+    std::fs::write(&file, manifest(&echo, port)).unwrap();
+    until_served(port, "\"version\":1").await;
+
+    let mut binding = Vec::new();
+    for _ in 0..RUNS {
+        port = free_port();
+        let start = Instant::now();
+        std::fs::write(&file, manifest(&echo, port)).unwrap();
+        until_served(port, "/bench").await;
+        binding.push(start.elapsed());
+    }
+    let mut swap = Vec::new();
+    for run in 0..RUNS {
+        let next = (run + 1) % 2;
+        let start = Instant::now();
+        std::fs::copy(&builds[next], &echo).unwrap();
+        until_served(port, &format!("\"version\":{}", next + 1)).await;
+        swap.push(start.elapsed());
+    }
+    println!(
+        "file write → change served (debounce {:?})\n",
+        trellis_host::watch::QUIET
+    );
+    println!("| change | runs | median | worst |");
+    println!("|---|---|---|---|");
+    report("binding change (new port)", &mut binding);
+    report("actor swap (module rebuilt)", &mut swap);
+    watcher.abort();
+    host.shutdown().await;
+}

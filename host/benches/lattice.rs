@@ -95,11 +95,12 @@ async fn main() {
         std::thread::sleep(Duration::from_millis(20));
     }
 
-    let (actor_host, _a) = member(&address).await;
+    let (actor_host, actor_lattice) = member(&address).await;
     actor_host
         .start_actor(&root().join("target/actors/echo_s.wasm"))
         .await
         .expect("echo built: run scripts/test first");
+    actor_lattice.ready().await;
     let (caller, _b) = member(&address).await;
     let payload = request();
     let reply_size = actor_host

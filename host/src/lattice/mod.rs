@@ -167,6 +167,34 @@ impl Lattice {
         &self.host_id
     }
 
+    /// Waits (at most 5 s) until every actor and provider of this host is
+    /// served on its subject and the server has seen the subscriptions: from
+    /// then on other hosts reach them. Starting an entity subscribes in the
+    /// background, a few milliseconds later.
+    pub async fn ready(&self) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        while tokio::time::Instant::now() < deadline && !self.serves_everything() {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        if let Err(e) = self.client.flush().await {
+            tracing::debug!("lattice flush failed: {e}");
+        }
+    }
+
+    fn serves_everything(&self) -> bool {
+        let (Some(host), Ok(served)) = (self.host.upgrade(), self.served.lock()) else {
+            return true;
+        };
+        let actors = host.bus().actors();
+        let providers = host.bus().providers();
+        actors
+            .iter()
+            .all(|a| served.contains_key(&self.subjects.actor(a.id())))
+            && providers.iter().all(|p| {
+                served.contains_key(&self.subjects.provider(p.capability_id(), p.binding()))
+            })
+    }
+
     /// The bindings this host owns, and the host holding each (`None`: waiting).
     pub fn owned_bindings(&self) -> Vec<(protocol::BindingKey, Option<String>)> {
         self.placements.owned()

@@ -107,6 +107,7 @@ async fn member(
     for library in providers {
         host.start_provider(library, "default").unwrap();
     }
+    lattice.ready().await;
     (host, lattice)
 }
 
@@ -447,6 +448,14 @@ async fn the_seed_three_host_demo_works_and_survives_a_kill() {
         .as_array()
         .is_some_and(|p| !p.is_empty()));
     holder_of(port_2);
+
+    let hosts_args: Vec<String> = ["lattice", "hosts"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain(net.clone())
+        .collect();
+    let table = String::from_utf8(trellis().args(&hosts_args).output().unwrap().stdout).unwrap();
+    assert!(table.contains("3 host(s)"), "{table}");
 
     let call: Vec<String> = [
         "call",

@@ -282,3 +282,30 @@ async fn a_rebuilt_provider_is_loaded_from_a_fresh_copy() {
     serves(port, "/watched").await;
     host.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_module_with_another_key_replaces_the_actor() {
+    let manifests = tempfile::tempdir().unwrap();
+    let (_assets, module) = assets();
+    std::fs::write(
+        manifests.path().join("actor.yaml"),
+        format!("actors: [{}]\n", module.display()),
+    )
+    .unwrap();
+    let host = Watched::start(manifests.path());
+    let bus = Arc::clone(host.host.bus());
+    let runs = |key: &'static str| {
+        let bus = Arc::clone(&bus);
+        move || {
+            let found = bus.actor(key).is_some();
+            async move { found.then_some(()) }
+        }
+    };
+    eventually(Duration::from_secs(15), "echo to start", runs(ECHO_KEY)).await;
+    // The file now holds another actor (another key): echo stops, chaos starts.
+    std::fs::copy(actor("chaos_s"), &module).unwrap();
+    eventually(Duration::from_secs(15), "chaos to start", runs(CHAOS_KEY)).await;
+    assert!(bus.actor(ECHO_KEY).is_none(), "the old actor stopped");
+    assert_eq!(bus.actors().len(), 1);
+    host.stop().await;
+}

@@ -283,17 +283,66 @@ impl Host {
     }
 
     /// Puts `provider` in the place of the instance serving its capability
-    /// and binding name, and stops that one (unbind it first).
+    /// and binding name: every binding of the old instance moves to the new
+    /// one (the old releases it first, so a port is free again), then the old
+    /// instance stops.
     pub(crate) fn replace_provider(&self, provider: Arc<ProviderInstance>) {
         let (capability, binding) = (
             provider.capability_id().to_string(),
             provider.binding().to_string(),
         );
+        let moved: Vec<BindingRecord> = self.bindings_of(&capability, &binding);
+        let old = self.bus.provider(&capability, &binding);
+        if let Some(old) = &old {
+            for actor in moved
+                .iter()
+                .map(|b| b.actor.as_str())
+                .collect::<std::collections::BTreeSet<_>>()
+            {
+                if let Err(e) = old.remove_actor(actor) {
+                    tracing::warn!(
+                        actor,
+                        capability,
+                        "the old provider failed to release a binding: {e}"
+                    );
+                }
+            }
+        }
         let path = provider.path().display().to_string();
-        if let Some(old) = self.bus.add_provider(provider) {
+        self.bus.add_provider(Arc::clone(&provider));
+        if let Some(old) = old {
             old.stop();
         }
         tracing::info!(capability, binding, path, "provider reloaded");
+        for record in moved {
+            let mut values = record.values.clone();
+            if let Some(actor) = self.bus.actor(&record.actor) {
+                values.extend(claims_values(actor.claims()));
+            }
+            if let Err(e) = provider.bind_actor(&record.actor, &values) {
+                tracing::error!(actor = %record.actor, capability, binding, "the reloaded provider refused a binding: {e}");
+                self.forget_binding(&record);
+            }
+        }
+    }
+
+    fn bindings_of(&self, capability: &str, binding: &str) -> Vec<BindingRecord> {
+        self.bindings()
+            .into_iter()
+            .filter(|b| b.capability == capability && b.binding == binding)
+            .collect()
+    }
+
+    /// Drops a binding record without telling the provider (it is gone).
+    fn forget_binding(&self, record: &BindingRecord) {
+        if let Ok(mut bindings) = self.bindings.lock() {
+            bindings.retain(|b| b != record);
+        }
+        self.emit(HostEvent::BindingRemoved {
+            actor: record.actor.clone(),
+            capability: record.capability.clone(),
+            binding: record.binding.clone(),
+        });
     }
 
     /// Stops and unregisters a provider instance.
@@ -301,6 +350,10 @@ impl Host {
         let Some(provider) = self.bus.remove_provider(capability, binding) else {
             return false;
         };
+        // Its bindings go with it.
+        for record in self.bindings_of(capability, binding) {
+            self.forget_binding(&record);
+        }
         provider.stop();
         tracing::info!(capability, binding, "provider removed");
         self.emit(HostEvent::ProviderRemoved {

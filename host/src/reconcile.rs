@@ -32,6 +32,8 @@ pub struct Reconciler {
     providers: HashMap<(PathBuf, String), RunningProvider>,
     bindings: Vec<BindingRecord>,
     placed: Vec<BindingRecord>,
+    /// Provider files that failed to load, by the stamp they had then.
+    failed: HashMap<(PathBuf, String), (u64, Option<SystemTime>)>,
     copies: tempfile::TempDir,
     copy_count: u64,
 }
@@ -62,6 +64,7 @@ impl Reconciler {
             providers: HashMap::new(),
             bindings: Vec::new(),
             placed: Vec::new(),
+            failed: HashMap::new(),
             copies: tempfile::Builder::new()
                 .prefix("trellis-providers-")
                 .tempdir()?,
@@ -181,47 +184,55 @@ impl Reconciler {
     fn ensure_provider(&mut self, path: &Path, binding: &str) -> Result<(), String> {
         let stamp = file_stamp(path)?;
         let key = (path.to_path_buf(), binding.to_string());
-        let running = self.providers.get(&key).map(|p| p.stamp);
-        if running == Some(stamp) {
+        let running = self
+            .providers
+            .get(&key)
+            .map(|p| (p.stamp, p.capability.clone()));
+        let unchanged = running.as_ref().is_some_and(|(s, _)| *s == stamp);
+        if unchanged || self.failed.get(&key) == Some(&stamp) {
             return Ok(());
         }
-        let copy = self.fresh_copy(path)?;
-        let instance = Arc::new(
-            self.host
-                .load_provider(&copy, binding)
-                .map_err(|e| format!("{e}; keeping what runs"))?,
-        );
-        let capability = instance.capability_id().to_string();
-        match running {
-            None => self
-                .host
-                .register_provider(instance)
-                .map_err(|e| e.to_string())?,
-            Some(_) => self.swap_provider(instance),
-        }
-        self.providers
-            .insert(key, RunningProvider { capability, stamp });
-        Ok(())
-    }
-
-    /// Moves the bindings of the instance `new` replaces onto `new`.
-    fn swap_provider(&mut self, new: Arc<ProviderInstance>) {
-        let moved: Vec<BindingRecord> = self
-            .bindings
-            .iter()
-            .filter(|b| b.capability == new.capability_id() && b.binding == new.binding())
-            .cloned()
-            .collect();
-        for b in &moved {
-            self.host.unbind(&b.actor, &b.capability, &b.binding);
-        }
-        self.host.replace_provider(new);
-        for b in moved {
-            if let Err(e) = self.host.bind(b.clone()) {
-                tracing::error!("{e}");
-                self.bindings.retain(|x| *x != b);
+        let outcome = self.load_copy(path, binding).and_then(|instance| {
+            let capability = instance.capability_id().to_string();
+            match &running {
+                None => self
+                    .host
+                    .register_provider(instance)
+                    .map_err(|e| e.to_string())?,
+                Some((_, old)) => self.swap_provider(&key, old, instance)?,
+            }
+            Ok(capability)
+        });
+        match outcome {
+            Ok(capability) => {
+                self.failed.remove(&key);
+                self.providers
+                    .insert(key, RunningProvider { capability, stamp });
+                Ok(())
+            }
+            Err(e) => {
+                // Not again until the file changes: each attempt loads a library for good.
+                self.failed.insert(key, stamp);
+                Err(e)
             }
         }
+    }
+
+    /// Replaces the running instance of `key` with `new`.
+    fn swap_provider(
+        &mut self,
+        key: &(PathBuf, String),
+        old_capability: &str,
+        new: Arc<ProviderInstance>,
+    ) -> Result<(), String> {
+        if new.capability_id() == old_capability {
+            self.host.replace_provider(new);
+            return Ok(());
+        }
+        // The rebuilt library provides another capability: a new provider.
+        self.drop_bindings(|b| b.capability == old_capability && b.binding == key.1);
+        self.host.stop_provider(old_capability, &key.1);
+        self.host.register_provider(new).map_err(|e| e.to_string())
     }
 
     fn ensure_binding(&mut self, record: &BindingRecord) -> Result<(), String> {
@@ -266,9 +277,9 @@ impl Reconciler {
         Ok(())
     }
 
-    /// Copies a provider library to a new file name, so that the dynamic
-    /// loader loads the current bytes as a new library.
-    fn fresh_copy(&mut self, path: &Path) -> Result<PathBuf, String> {
+    /// Loads the library from a copy under a new file name, so that the
+    /// dynamic loader loads the current bytes as a new library.
+    fn load_copy(&mut self, path: &Path, binding: &str) -> Result<Arc<ProviderInstance>, String> {
         self.copy_count += 1;
         let name = path
             .file_name()
@@ -280,7 +291,13 @@ impl Reconciler {
             .join(format!("{}-{name}", self.copy_count));
         std::fs::copy(path, &copy)
             .map_err(|e| format!("{}: cannot copy the provider library: {e}", path.display()))?;
-        Ok(copy)
+        match self.host.load_provider(&copy, binding) {
+            Ok(instance) => Ok(Arc::new(instance)),
+            Err(e) => {
+                let _ = std::fs::remove_file(&copy);
+                Err(format!("{e}; keeping what runs"))
+            }
+        }
     }
 }
 

@@ -166,7 +166,7 @@ pub async fn run(
         path: folder.dir.clone(),
         message: format!("cannot make a folder for provider copies: {e}"),
     })?;
-    let mut watched = BTreeSet::new();
+    let mut watched = BTreeMap::new();
     tokio::pin!(stop);
     tracing::info!(folder = %folder.dir.display(), "watching manifests");
     loop {
@@ -187,23 +187,56 @@ pub async fn run(
             _ = &mut stop => return Ok(()),
             change = changes.recv() => if change.is_none() { return Ok(()) },
         }
-        // Let the burst of events of one save settle.
-        while let Ok(Some(())) = tokio::time::timeout(QUIET, changes.recv()).await {}
+        // Let the burst of events of one save settle (a stop still wins).
+        loop {
+            tokio::select! {
+                _ = &mut stop => return Ok(()),
+                more = tokio::time::timeout(QUIET, changes.recv()) => if !matches!(more, Ok(Some(()))) { break },
+            }
+        }
     }
 }
 
+/// Watches the `wanted` folders. A folder deleted and made again (a clean
+/// rebuild) is a new folder to the OS: it is watched again when its identity
+/// changed. A folder that could not be watched is tried again next pass.
 fn watch_folders(
     watcher: &mut impl Watcher,
-    watched: &mut BTreeSet<PathBuf>,
+    watched: &mut BTreeMap<PathBuf, FolderId>,
     wanted: BTreeSet<PathBuf>,
 ) {
-    for gone in watched.difference(&wanted) {
-        let _ = watcher.unwatch(gone);
-    }
-    for new in wanted.difference(watched) {
-        if let Err(e) = watcher.watch(new, RecursiveMode::NonRecursive) {
-            tracing::warn!(folder = %new.display(), "cannot watch: {e}");
+    watched.retain(|folder, _| {
+        let keep = wanted.contains(folder);
+        if !keep {
+            let _ = watcher.unwatch(folder);
+        }
+        keep
+    });
+    for folder in wanted {
+        let id = folder_id(&folder);
+        if watched.get(&folder) == Some(&id) {
+            continue;
+        }
+        let _ = watcher.unwatch(&folder);
+        match watcher.watch(&folder, RecursiveMode::NonRecursive) {
+            Ok(()) => {
+                watched.insert(folder, id);
+            }
+            Err(e) => tracing::warn!(folder = %folder.display(), "cannot watch: {e}"),
         }
     }
-    *watched = wanted;
+}
+
+/// What tells one folder from another made later at the same path.
+type FolderId = Option<(u64, u64)>;
+
+#[cfg(unix)]
+fn folder_id(folder: &Path) -> FolderId {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(folder).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn folder_id(_folder: &Path) -> FolderId {
+    None
 }

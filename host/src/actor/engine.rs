@@ -3,7 +3,9 @@
 //! One engine compiles each distinct module once (keyed by its code hash),
 //! bounds every instance's memory through the pooling allocator, and bounds
 //! every call's time through epoch interruption: a background thread advances
-//! the epoch every [`EPOCH_TICK`], and each call gets a deadline in ticks.
+//! the epoch every [`EPOCH_TICK`]; at each tick a running guest yields to the
+//! executor (so a busy actor never holds a worker thread for long) and traps
+//! once its call has used up the call timeout.
 
 use crate::actor::wapc::{self, GuestState};
 use crate::config::HostConfig;
@@ -27,7 +29,7 @@ pub struct ActorEngine {
     engine: Engine,
     linker: Linker<GuestState>,
     compiled: Mutex<HashMap<String, Module>>,
-    deadline_ticks: u64,
+    call_timeout: Duration,
 }
 
 impl ActorEngine {
@@ -38,12 +40,11 @@ impl ActorEngine {
         let mut linker = Linker::new(&engine);
         wapc::link(&mut linker).map_err(|e| EngineError(e.to_string()))?;
         start_epoch_clock(&engine);
-        let ticks = config.call_timeout.as_millis() / EPOCH_TICK.as_millis();
         Ok(Arc::new(ActorEngine {
             engine,
             linker,
             compiled: Mutex::new(HashMap::new()),
-            deadline_ticks: u64::try_from(ticks).unwrap_or(u64::MAX).max(1),
+            call_timeout: config.call_timeout,
         }))
     }
 
@@ -57,9 +58,9 @@ impl ActorEngine {
         &self.linker
     }
 
-    /// How many epoch ticks one call may run.
-    pub fn deadline_ticks(&self) -> u64 {
-        self.deadline_ticks
+    /// How long guest code may run for one call.
+    pub fn call_timeout(&self) -> Duration {
+        self.call_timeout
     }
 
     /// Compiles `bytes`, or returns the module compiled before for the same code hash.

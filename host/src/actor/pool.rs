@@ -12,7 +12,7 @@ use super::ActorContext;
 use crate::bus::InvocationError;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
-use wasmtime::{InstancePre, Store, Trap, TypedFunc};
+use wasmtime::{InstancePre, Store, Trap, TypedFunc, UpdateDeadline};
 
 /// How a call into the guest failed.
 pub(crate) enum GuestFailure {
@@ -105,7 +105,8 @@ impl ActorPool {
             None => self.start_instance().await?,
         };
         warm.store.data_mut().begin(operation, payload);
-        warm.store.set_epoch_deadline(self.engine.deadline_ticks());
+        warm.store.data_mut().set_budget(self.engine.call_timeout());
+        warm.store.set_epoch_deadline(1);
         match warm
             .guest_call
             .call_async(&mut warm.store, (op_len, msg_len))
@@ -124,8 +125,16 @@ impl ActorPool {
     async fn start_instance(&self) -> Result<Warm, GuestFailure> {
         let state = GuestState::new(Arc::clone(&self.context));
         let mut store = Store::new(self.engine.engine(), state);
-        store.epoch_deadline_trap();
-        store.set_epoch_deadline(self.engine.deadline_ticks());
+        // Every tick: yield to the executor, or trap once the call's time is up.
+        store.epoch_deadline_callback(|store| {
+            Ok(if store.data().out_of_time() {
+                UpdateDeadline::Interrupt
+            } else {
+                UpdateDeadline::Yield(1)
+            })
+        });
+        store.data_mut().set_budget(self.engine.call_timeout());
+        store.set_epoch_deadline(1);
         let unavailable = |what: &str, e: wasmtime::Error| {
             GuestFailure::Unavailable(format!("cannot start an instance: {what}: {e}"))
         };
@@ -166,7 +175,7 @@ impl ActorPool {
         match e.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => format!(
                 "exceeded its time limit of {} ms (an endless loop?)",
-                self.engine.deadline_ticks() * super::engine::EPOCH_TICK.as_millis() as u64
+                self.engine.call_timeout().as_millis()
             ),
             Some(trap) => format!("trapped: {trap}"),
             None => format!("trapped: {e}"),

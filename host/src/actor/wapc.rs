@@ -20,6 +20,7 @@ pub struct GuestState {
     guest_error: Option<String>,
     host_response: Vec<u8>,
     host_error: String,
+    deadline: Option<std::time::Instant>,
 }
 
 impl GuestState {
@@ -33,11 +34,26 @@ impl GuestState {
             guest_error: None,
             host_response: Vec::new(),
             host_error: String::new(),
+            deadline: None,
         }
+    }
+
+    /// Limits the guest code that runs from now on to `budget`.
+    pub fn set_budget(&mut self, budget: std::time::Duration) {
+        self.deadline = Some(std::time::Instant::now() + budget);
+    }
+
+    /// Whether the running call has used up its time.
+    pub fn out_of_time(&self) -> bool {
+        self.deadline
+            .is_some_and(|d| std::time::Instant::now() >= d)
     }
 
     /// Sets up the next guest call.
     pub fn begin(&mut self, operation: &str, payload: Vec<u8>) {
+        // Nothing of an earlier call may leak into this one.
+        self.host_response.clear();
+        self.host_error.clear();
         self.operation.clear();
         self.operation.push_str(operation);
         self.payload = payload;
@@ -156,6 +172,8 @@ fn host_call(
         let namespace = read_string(&mut caller, ns_ptr, ns_len, "namespace")?;
         let operation = read_string(&mut caller, op_ptr, op_len, "operation")?;
         let payload = read(&mut caller, ptr, len)?;
+        caller.data_mut().host_response.clear();
+        caller.data_mut().host_error.clear();
         let context = Arc::clone(&caller.data().context);
         let outcome = context
             .host_call(&binding, &namespace, &operation, payload)

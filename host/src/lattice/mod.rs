@@ -226,8 +226,18 @@ impl Lattice {
 
         let me = Arc::clone(self);
         let on_events = tokio::spawn(async move {
-            while let Ok(event) = events.recv().await {
-                me.on_host_event(event).await;
+            loop {
+                match events.recv().await {
+                    Ok(event) => me.on_host_event(event).await,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(
+                            missed,
+                            "the lattice fell behind the host's changes; resynchronising"
+                        );
+                        me.resync().await;
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                }
             }
         });
         let me = Arc::clone(self);
@@ -321,6 +331,41 @@ impl Lattice {
         Ok(())
     }
 
+    /// Serves exactly the host's current entities (after missed events).
+    async fn resync(self: &Arc<Self>) {
+        let Some(host) = self.host.upgrade() else {
+            return;
+        };
+        let mut wanted: HashMap<String, Entity> = HashMap::new();
+        for a in host.bus().actors() {
+            wanted.insert(self.subjects.actor(a.id()), Entity::Actor(a.id().into()));
+        }
+        for p in host.bus().providers() {
+            let entity = Entity::Provider(p.capability_id().into(), p.binding().into());
+            wanted.insert(
+                self.subjects.provider(p.capability_id(), p.binding()),
+                entity,
+            );
+        }
+        let served: Vec<String> = self
+            .served
+            .lock()
+            .map(|s| s.keys().cloned().collect())
+            .unwrap_or_default();
+        for subject in served.iter().filter(|s| !wanted.contains_key(*s)) {
+            self.unserve(subject);
+        }
+        for (subject, entity) in wanted {
+            if !served.contains(&subject) {
+                if let Err(e) = self.serve(entity).await {
+                    tracing::error!("{e}");
+                }
+            }
+        }
+        self.advertise.notify_one();
+        self.replace.notify_one();
+    }
+
     /// Stops serving the subject (dropping the subscription unsubscribes).
     fn unserve(&self, subject: &str) {
         if let Some(task) = self.served.lock().ok().and_then(|mut s| s.remove(subject)) {
@@ -411,6 +456,10 @@ impl Lattice {
             tokio::select! {
                 _ = interval.tick() => {}
                 _ = self.advertise.notified() => {}
+            }
+            if self.host.strong_count() == 0 {
+                tracing::debug!("the host is gone; the lattice stops advertising it");
+                return;
             }
             self.advertise_now().await;
             // Retry placements that failed or wait for a provider.

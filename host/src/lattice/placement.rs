@@ -46,6 +46,13 @@ fn key_of(record: &BindingRecord) -> BindingKey {
     BindingKey::of(record)
 }
 
+/// Removes the one binding `key` names (its siblings with other values stay).
+fn unbind_key(host: &crate::host::Host, key: &BindingKey) {
+    if let Some(record) = host.bindings().into_iter().find(|b| key_of(b) == *key) {
+        host.unbind_exact(&record);
+    }
+}
+
 /// The host's placement hook: hands declared bindings to the lattice.
 pub struct Placer(pub Weak<Lattice>);
 
@@ -157,9 +164,8 @@ impl Placements {
                     .map(|e| e.to_string())
             }
             Control::Unbind { owner, key } => {
-                let last = self.remove_owner(&key, &owner);
-                if last {
-                    host.unbind(&key.actor, &key.capability, &key.binding);
+                if self.remove_owner(&key, &owner) {
+                    unbind_key(&host, &key);
                 }
                 None
             }
@@ -177,15 +183,19 @@ impl Placements {
         }
     }
 
-    /// Forgets `owner` of `key`; true when no owner is left (or none was known).
+    /// Forgets `owner` of `key`; true when it was the last owner. A binding
+    /// this host serves for itself, or for owners that merely adopted it, is
+    /// not the withdrawing owner's to remove.
     fn remove_owner(&self, key: &BindingKey, owner: &str) -> bool {
         let Ok(mut hosted) = self.hosted.lock() else {
-            return true;
+            return false;
         };
         let Some(entry) = hosted.get_mut(key) else {
-            return true;
+            return false;
         };
-        entry.owners.remove(owner);
+        if !entry.owners.remove(owner) {
+            return false;
+        }
         let last = entry.owners.is_empty();
         if last {
             hosted.remove(key);
@@ -221,7 +231,7 @@ impl Placements {
         };
         for key in orphans {
             tracing::info!(actor = %key.actor, capability = %key.capability, binding = %key.binding, "the binding's owner left the lattice; removing it");
-            host.unbind(&key.actor, &key.capability, &key.binding);
+            unbind_key(&host, &key);
         }
     }
 
@@ -288,12 +298,24 @@ impl Lattice {
                 })
                 .collect()
         };
-        for (index, record, claims) in pending {
-            if let Some(holder) = self.place_one(&everyone, record, claims).await {
-                if let Ok(mut owned) = self.placements.owned.lock() {
-                    if let Some(o) = owned.get_mut(index) {
-                        o.placed_on = Some((holder, Instant::now()));
-                    }
+        for (_, record, claims) in pending {
+            let key = key_of(&record);
+            let Some(holder) = self.place_one(&everyone, record, claims).await else {
+                continue;
+            };
+            let still_owned = self.placements.owned.lock().ok().and_then(|mut owned| {
+                let o = owned.iter_mut().find(|o| key_of(&o.record) == key)?;
+                o.placed_on = Some((holder.clone(), Instant::now()));
+                Some(())
+            });
+            if still_owned.is_none() {
+                // Withdrawn while it was being placed: take it back.
+                let control = Control::Unbind {
+                    owner: self.host_id.clone(),
+                    key,
+                };
+                if let Err(e) = self.control(&holder, &control, WITHDRAW_TIMEOUT).await {
+                    tracing::warn!(host = %holder, "could not withdraw a binding: {e}");
                 }
             }
         }

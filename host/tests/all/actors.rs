@@ -122,3 +122,30 @@ async fn a_slow_provider_call_does_not_serialize_other_requests() {
     );
     host.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endless_loops_do_not_hold_the_worker_threads() {
+    let config = trellis_host::HostConfig {
+        call_timeout: Duration::from_secs(2),
+        ..test_config()
+    };
+    let host = std::sync::Arc::new(chaos_host(config).await);
+    // More looping calls than worker threads...
+    let loops: Vec<_> = (0..4)
+        .map(|_| {
+            let host = std::sync::Arc::clone(&host);
+            tokio::spawn(async move { host.invoke(CHAOS_KEY, "Loop", vec![]).await })
+        })
+        .collect();
+    // ...and a quick call still gets through long before they time out.
+    let start = Instant::now();
+    still_serves(&host).await;
+    assert!(
+        start.elapsed() < Duration::from_millis(1000),
+        "a quick call waited {:?}",
+        start.elapsed()
+    );
+    for looping in loops {
+        assert!(looping.await.unwrap().is_err());
+    }
+}

@@ -32,6 +32,7 @@
 mod encoder;
 
 pub mod core;
+pub mod extras;
 pub mod http;
 pub mod keyvalue;
 pub mod logging;

@@ -3,7 +3,6 @@
 //! `trellis up` processes exactly as a user runs them.
 
 use crate::support::*;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use trellis_host::lattice::{self, Lattice, LatticeConfig};
@@ -11,7 +10,7 @@ use trellis_host::{Host, InvocationError};
 
 /// A `nats-server` on free loopback ports, stopped when dropped.
 struct NatsServer {
-    child: Option<Child>,
+    daemon: Option<Daemon>,
     port: u16,
     args: Vec<String>,
     _dir: tempfile::TempDir,
@@ -30,7 +29,7 @@ impl NatsServer {
         std::fs::write(&file, format!("listen: 127.0.0.1:{port}\n{config}\n")).unwrap();
         let args = vec!["-c".to_string(), file.display().to_string()];
         let mut server = NatsServer {
-            child: None,
+            daemon: None,
             port,
             args,
             _dir: dir,
@@ -40,28 +39,11 @@ impl NatsServer {
     }
 
     fn launch(&mut self) {
-        let child = Command::new("nats-server")
-            .args(&self.args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server runs (scripts/test installs it)");
-        self.child = Some(child);
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "nats-server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.daemon = Some(Daemon::start("nats-server", &self.args, self.port));
     }
 
     fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.daemon = None;
     }
 
     /// Stops the server and starts it again on the same port.
@@ -72,12 +54,6 @@ impl NatsServer {
 
     fn address(&self) -> String {
         format!("127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for NatsServer {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
 

@@ -14,5 +14,6 @@ mod demo;
 mod lattice;
 mod manifests;
 mod providers;
+mod samples;
 mod support;
 mod watch;

@@ -12,6 +12,7 @@ use trellis_manifest::Manifest;
 
 pub const ECHO_KEY: &str = "MABDHSD55WXG7HMUURJCTYQBD7KYIV2HAYK5YBBVQDLZBPHE4FQRTOVD";
 pub const CHAOS_KEY: &str = "MBLGHQTYCS46DAKIJP47FOMR6ZJ67AOAFN6TJQCHSTC3EVY4GKPIOBQ3";
+pub const KVCOUNTER_KEY: &str = "MAEHJ4CVKCCHQ3ZXNSLMDPK6UTZYJMLPPOAQ5TRSJXBCPCKBVI5UEBHI";
 
 /// The repository's root folder.
 pub fn root() -> PathBuf {
@@ -250,6 +251,41 @@ fn collect_lines(stream: impl std::io::Read + Send + 'static, log: Arc<Mutex<Str
 }
 
 impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A server program (nats-server, redis-server) listening on a loopback
+/// port, killed when dropped.
+pub struct Daemon {
+    child: Child,
+}
+
+impl Daemon {
+    /// Starts `program` with `args` and waits until `port` accepts connections.
+    pub fn start(program: &str, args: &[String], port: u16) -> Daemon {
+        let child = Command::new(program)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{program} does not run ({e}): scripts/test installs it"));
+        let daemon = Daemon { child };
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "{program} did not start on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        daemon
+    }
+}
+
+impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -1,0 +1,84 @@
+//! The sample actors with the providers they use, through real HTTP.
+
+use crate::support::*;
+
+/// kvcounter behind the HTTP server, its counters in `wascc:keyvalue`
+/// (in memory without a URL, else in the Redis at `url`).
+fn kvcounter_manifest(port: u16, url: Option<&str>) -> String {
+    let kv_values = url
+        .map(|u| format!(", values: {{URL: \"{u}\"}}"))
+        .unwrap_or_default();
+    format!(
+        "actors: [{}]\ncapabilities:\n  - path: {}\n  - path: {}\nbindings:\n  - {{actor: {KVCOUNTER_KEY}, capability: \"wascc:http_server\", values: {{PORT: \"{port}\"}}}}\n  - {{actor: {KVCOUNTER_KEY}, capability: \"wascc:keyvalue\"{kv_values}}}\n",
+        actor("kvcounter_s").display(),
+        http_server_library().display(),
+        library("trellis_provider_keyvalue").display()
+    )
+}
+
+async fn counts_up(url: Option<&str>) {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let host = host();
+    host.apply(&manifest(&kvcounter_manifest(port, url), dir.path()).unwrap())
+        .await
+        .expect("the kvcounter manifest applies");
+    counts_on(port).await;
+    host.shutdown().await;
+}
+
+/// Requests count 1, 2, 3 under one path, and start again under another.
+async fn counts_on(port: u16) {
+    for n in 1..=3 {
+        let reply = http("GET", port, "/hits", "").await.expect("answers");
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let counter: serde_json::Value = serde_json::from_str(&reply.body).expect("JSON");
+        assert_eq!(counter["counter"], n, "{}", reply.body);
+    }
+    let other = http("GET", port, "/other", "").await.unwrap();
+    assert!(
+        other.body.contains("\"counter\":1"),
+        "a key per path: {}",
+        other.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_shipped_kvcounter_manifest_applies() {
+    let port = free_port();
+    let text = port.to_string();
+    let env = |name: &str| (name == "PORT").then(|| text.clone());
+    let path = root().join("examples/kvcounter.yaml");
+    let manifest = trellis_manifest::Manifest::load_with_env(&path, &env).expect("parses");
+    let host = host();
+    host.apply(&manifest)
+        .await
+        .expect("examples/kvcounter.yaml applies");
+    counts_on(port).await;
+    host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kvcounter_counts_in_memory() {
+    counts_up(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kvcounter_counts_in_redis() {
+    let port = free_port();
+    let args: Vec<String> = [
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let _redis = Daemon::start("redis-server", &args, port);
+    counts_up(Some(&format!("redis://127.0.0.1:{port}"))).await;
+}

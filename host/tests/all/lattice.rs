@@ -694,3 +694,61 @@ async fn a_watched_folder_places_and_withdraws_lattice_bindings() {
     owner.leave().await;
     leave(&[&provider]).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kvcounter_counts_across_three_hosts() {
+    let nats = NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let http_host = member(config(&nats, "x"), &[], &[http_server_library()]).await;
+    let kv_host = member(
+        config(&nats, "x"),
+        &[],
+        &[library("trellis_provider_keyvalue")],
+    )
+    .await;
+    // The actor's host declares both bindings; neither provider runs there.
+    let actor_host = Arc::new(host());
+    let actor_lattice = lattice::join(&actor_host, config(&nats, "x"))
+        .await
+        .unwrap();
+    let text = format!(
+        "actors: [{}]\nbindings:\n  - {{actor: {KVCOUNTER_KEY}, capability: \"wascc:http_server\", values: {{PORT: \"{port}\"}}}}\n  - {{actor: {KVCOUNTER_KEY}, capability: \"wascc:keyvalue\"}}\n",
+        actor("kvcounter_s").display()
+    );
+    actor_host
+        .apply(&manifest(&text, dir.path()).unwrap())
+        .await
+        .expect("applies");
+    let kv = Arc::clone(&kv_host.0);
+    eventually(
+        Duration::from_secs(15),
+        "the key-value binding to be placed",
+        || {
+            let placed = !kv.bindings().is_empty();
+            async move { placed.then_some(()) }
+        },
+    )
+    .await;
+    for n in 1..=3 {
+        let reply = eventually(
+            Duration::from_secs(15),
+            "kvcounter to answer",
+            || async move {
+                http("GET", port, "/hits", "")
+                    .await
+                    .ok()
+                    .filter(|r| r.status == 200)
+            },
+        )
+        .await;
+        assert!(
+            reply.body.contains(&format!("\"counter\":{n}")),
+            "request {n}: {}",
+            reply.body
+        );
+    }
+    actor_lattice.leave().await;
+    actor_host.shutdown().await;
+    leave(&[&http_host, &kv_host]).await;
+}

@@ -82,3 +82,53 @@ async fn kvcounter_counts_in_redis() {
     let _redis = Daemon::start("redis-server", &args, port);
     counts_up(Some(&format!("redis://127.0.0.1:{port}"))).await;
 }
+
+/// Loads a shipped example manifest with the given environment.
+fn example(name: &str, env: &[(&str, String)]) -> trellis_manifest::Manifest {
+    let lookup = |var: &str| env.iter().find(|(k, _)| *k == var).map(|(_, v)| v.clone());
+    trellis_manifest::Manifest::load_with_env(&root().join("examples").join(name), &lookup)
+        .unwrap_or_else(|e| panic!("examples/{name}: {e}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn greeter_calls_another_actor() {
+    let port = free_port();
+    let host = host();
+    host.apply(&example("greeter.yaml", &[("PORT", port.to_string())]))
+        .await
+        .expect("examples/greeter.yaml applies");
+    let reply = http("GET", port, &format!("/hi?actor={ECHO_KEY}"), "")
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(
+        reply.body.starts_with("greeter saw: ") && reply.body.contains("\"path\":\"/hi\""),
+        "{}",
+        reply.body
+    );
+    let missing = http("GET", port, "/hi", "").await.unwrap();
+    assert_eq!(missing.status, 400, "{}", missing.body);
+    host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn responder_answers_requests_on_its_subject() {
+    let port = free_port();
+    let args: Vec<String> = ["-a", "127.0.0.1", "-p", &port.to_string()]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let _nats = Daemon::start("nats-server", &args, port);
+    let url = format!("nats://127.0.0.1:{port}");
+    let host = host();
+    host.apply(&example("responder.yaml", &[("NATS_URL", url.clone())]))
+        .await
+        .expect("examples/responder.yaml applies");
+    let client = async_nats::connect(url.as_str()).await.expect("connects");
+    let reply = client
+        .request("greetings", "hello".into())
+        .await
+        .expect("the responder answers");
+    assert_eq!(&reply.payload[..], b"reply: hello");
+    host.shutdown().await;
+}

@@ -47,9 +47,11 @@ mod host;
 mod instance;
 mod log_forward;
 pub mod runtime;
+mod url;
 
 pub use host::Host;
 pub use trellis_codec as codec;
+pub use url::mask_password;
 
 use std::collections::HashMap;
 use std::future::Future;

@@ -8,6 +8,7 @@ use redis::{AsyncCommands, Client, RedisError};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::Mutex;
+use trellis_provider_sdk::mask_password;
 
 /// A Redis server reached through one URL.
 pub(crate) struct RedisStore {
@@ -28,28 +29,6 @@ impl std::fmt::Debug for RedisStore {
             .field("url", &self.display_url)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
-    }
-}
-
-/// `redis://user:secret@host/` → `redis://user:***@host/`.
-pub(crate) fn mask_password(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
-        return url.to_owned();
-    };
-    let rest = &url[scheme_end..];
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else {
-        return url.to_owned();
-    };
-    match rest[..at].find(':') {
-        Some(colon) => format!(
-            "{}{}:***{}",
-            &url[..scheme_end],
-            &rest[..colon],
-            &rest[at..]
-        ),
-        None if at > 0 => format!("{}***{}", &url[..scheme_end], &rest[at..]),
-        None => url.to_owned(),
     }
 }
 
@@ -210,24 +189,4 @@ impl RedisStore {
 fn sorted(mut values: Vec<String>) -> Vec<String> {
     values.sort_unstable();
     values
-}
-
-#[cfg(test)]
-mod tests {
-    use super::mask_password;
-
-    #[test]
-    fn passwords_are_masked() {
-        assert_eq!(
-            mask_password("redis://127.0.0.1:6379"),
-            "redis://127.0.0.1:6379"
-        );
-        assert_eq!(
-            mask_password("redis://user:secret@host:1/0"),
-            "redis://user:***@host:1/0"
-        );
-        assert_eq!(mask_password("redis://:secret@host/"), "redis://:***@host/");
-        assert_eq!(mask_password("redis://secret@host"), "redis://***@host");
-        assert_eq!(mask_password("not a url"), "not a url");
-    }
 }

@@ -52,7 +52,9 @@ use trellis_codec::messaging::{
     BrokerMessage, RequestMessage, CAPABILITY, OP_DELIVER_MESSAGE, OP_PUBLISH, OP_REQUEST,
 };
 use trellis_codec::{decode, encode, CodecError};
-use trellis_provider_sdk::{ActorBinding, Call, Descriptor, Host, Provider, ProviderError};
+use trellis_provider_sdk::{
+    mask_password, ActorBinding, Call, Descriptor, Host, Provider, ProviderError,
+};
 
 /// The operations actors may call.
 pub const OPERATIONS: [&str; 2] = [OP_PUBLISH, OP_REQUEST];
@@ -227,28 +229,6 @@ impl Config {
             subscription,
             queue_group,
         })
-    }
-}
-
-/// `nats://user:secret@host` → `nats://user:***@host`.
-fn mask_password(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
-        return url.to_owned();
-    };
-    let rest = &url[scheme_end..];
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else {
-        return url.to_owned();
-    };
-    match rest[..at].find(':') {
-        Some(colon) => format!(
-            "{}{}:***{}",
-            &url[..scheme_end],
-            &rest[..colon],
-            &rest[at..]
-        ),
-        // A token alone is a secret too.
-        None => format!("{}***{}", &url[..scheme_end], &rest[at..]),
     }
 }
 
@@ -648,13 +628,5 @@ mod tests {
             e.to_string(),
             "QUEUE_GROUP needs a SUBSCRIPTION to subscribe with"
         );
-    }
-
-    #[test]
-    fn passwords_are_masked() {
-        assert_eq!(mask_password("nats://u:pw@h:4222"), "nats://u:***@h:4222");
-        assert_eq!(mask_password("nats://token@h:4222"), "nats://***@h:4222");
-        assert_eq!(mask_password("nats://h:4222"), "nats://h:4222");
-        assert_eq!(mask_password("h:4222"), "h:4222");
     }
 }

@@ -285,9 +285,15 @@ async fn subscribed_messages_are_delivered_to_the_actor() {
     assert!(!messaging.unbind(A));
     let deadline = Instant::now() + WAIT;
     loop {
-        let answer = raw.request("greet.anyone", "?".into()).await;
+        // A short wait per try: a request the old subscription still took
+        // gets no reply, and the next try comes soon.
+        let answer = tokio::time::timeout(
+            Duration::from_millis(200),
+            raw.request("greet.anyone", "?".into()),
+        )
+        .await;
         match answer {
-            Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => break,
+            Ok(Err(e)) if e.kind() == async_nats::RequestErrorKind::NoResponders => break,
             other => assert!(
                 Instant::now() < deadline,
                 "still subscribed after unbinding: {other:?}"

@@ -511,14 +511,32 @@ fn bind_error(record: &BindingRecord, message: String) -> HostError {
 /// The actor's claims as waSCC providers expect them in a binding's values.
 pub fn claims_values(claims: &Claims) -> HashMap<String, String> {
     let m = &claims.metadata;
+    wascc_values(
+        &claims.issuer,
+        &m.caps,
+        m.name.as_deref().unwrap_or_default(),
+        claims.expires,
+        &m.tags,
+    )
+}
+
+/// The `__wascc_*` binding values from an actor's claim fields (what the
+/// lattice's inventory carries of them, too).
+pub(crate) fn wascc_values(
+    issuer: &str,
+    caps: &[String],
+    name: &str,
+    expires: Option<u64>,
+    tags: &[String],
+) -> HashMap<String, String> {
     HashMap::from([
-        ("__wascc_issuer".into(), claims.issuer.clone()),
-        ("__wascc_capabilities".into(), m.caps.join(",")),
-        ("__wascc_name".into(), m.name.clone().unwrap_or_default()),
+        ("__wascc_issuer".into(), issuer.to_string()),
+        ("__wascc_capabilities".into(), caps.join(",")),
+        ("__wascc_name".into(), name.to_string()),
         (
             "__wascc_expires".into(),
-            claims.expires.map(|e| e.to_string()).unwrap_or_default(),
+            expires.map(|e| e.to_string()).unwrap_or_default(),
         ),
-        ("__wascc_tags".into(), m.tags.join(",")),
+        ("__wascc_tags".into(), tags.join(",")),
     ])
 }

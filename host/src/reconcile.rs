@@ -100,14 +100,8 @@ impl Reconciler {
     }
 
     fn remove_bindings(&mut self, desired: &DesiredState) {
+        self.drop_bindings(|b| !desired.bindings.contains(b));
         let host = Arc::clone(&self.host);
-        self.bindings.retain(|b| {
-            let keep = desired.bindings.contains(b);
-            if !keep {
-                host.unbind_exact(b);
-            }
-            keep
-        });
         self.placed.retain(|b| {
             let keep = desired.bindings.contains(b);
             if let (false, Some(placement)) = (keep, host.placement()) {

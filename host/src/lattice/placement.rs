@@ -42,13 +42,13 @@ struct Hosted {
     since: Instant,
 }
 
-fn key_of(record: &BindingRecord) -> BindingKey {
-    BindingKey::of(record)
-}
-
 /// Removes the one binding `key` names (its siblings with other values stay).
 fn unbind_key(host: &crate::host::Host, key: &BindingKey) {
-    if let Some(record) = host.bindings().into_iter().find(|b| key_of(b) == *key) {
+    if let Some(record) = host
+        .bindings()
+        .into_iter()
+        .find(|b| BindingKey::of(b) == *key)
+    {
         host.unbind_exact(&record);
     }
 }
@@ -76,9 +76,11 @@ impl BindingPlacement for Placer {
         let Some(lattice) = self.0.upgrade() else {
             return;
         };
-        let key = key_of(record);
+        let key = BindingKey::of(record);
         let holder = lattice.placements.owned.lock().ok().and_then(|mut owned| {
-            let at = owned.iter().position(|o| key_of(&o.record) == key)?;
+            let at = owned
+                .iter()
+                .position(|o| BindingKey::of(&o.record) == key)?;
             owned.remove(at).placed_on.map(|(holder, _)| holder)
         });
         let Some(holder) = holder else { return };
@@ -121,7 +123,7 @@ impl Placements {
                     .iter()
                     .map(|o| {
                         (
-                            key_of(&o.record),
+                            BindingKey::of(&o.record),
                             o.placed_on.as_ref().map(|(h, _)| h.clone()),
                         )
                     })
@@ -151,8 +153,8 @@ impl Placements {
                     binding,
                     values,
                 };
-                let key = key_of(&record);
-                let served = host.bindings().iter().any(|b| key_of(b) == key);
+                let key = BindingKey::of(&record);
+                let served = host.bindings().iter().any(|b| BindingKey::of(b) == key);
                 let outcome = if served {
                     Ok(())
                 } else {
@@ -243,7 +245,7 @@ impl Placements {
             .map(|owned| {
                 owned
                     .iter()
-                    .filter_map(|o| Some((key_of(&o.record), o.placed_on.clone()?.0)))
+                    .filter_map(|o| Some((BindingKey::of(&o.record), o.placed_on.clone()?.0)))
                     .collect()
             })
             .unwrap_or_default();
@@ -282,7 +284,7 @@ impl Lattice {
                 .enumerate()
                 .filter_map(|(i, o)| {
                     if let Some((holder, since)) = &o.placed_on {
-                        let key = key_of(&o.record);
+                        let key = BindingKey::of(&o.record);
                         let holds = everyone.iter().any(|inv| {
                             inv.host == *holder
                                 && (inv.serves(&key) || since.elapsed() < confirm_within)
@@ -299,12 +301,14 @@ impl Lattice {
                 .collect()
         };
         for (_, record, claims) in pending {
-            let key = key_of(&record);
+            let key = BindingKey::of(&record);
             let Some(holder) = self.place_one(&everyone, record, claims).await else {
                 continue;
             };
             let still_owned = self.placements.owned.lock().ok().and_then(|mut owned| {
-                let o = owned.iter_mut().find(|o| key_of(&o.record) == key)?;
+                let o = owned
+                    .iter_mut()
+                    .find(|o| BindingKey::of(&o.record) == key)?;
                 o.placed_on = Some((holder.clone(), Instant::now()));
                 Some(())
             });
@@ -328,7 +332,7 @@ impl Lattice {
         record: BindingRecord,
         mut claims: HashMap<String, String>,
     ) -> Option<String> {
-        let key = key_of(&record);
+        let key = BindingKey::of(&record);
         if let Some(holder) = everyone.iter().find(|inv| inv.serves(&key)) {
             return Some(holder.host.clone());
         }

@@ -161,16 +161,13 @@ pub struct ActorSummary {
 impl ActorSummary {
     /// The `__wascc_*` values a provider receives when this actor is bound.
     pub fn claims_values(&self) -> HashMap<String, String> {
-        HashMap::from([
-            ("__wascc_issuer".into(), self.issuer.clone()),
-            ("__wascc_capabilities".into(), self.caps.join(",")),
-            ("__wascc_name".into(), self.name.clone()),
-            (
-                "__wascc_expires".into(),
-                self.expires.map(|e| e.to_string()).unwrap_or_default(),
-            ),
-            ("__wascc_tags".into(), self.tags.join(",")),
-        ])
+        crate::host::wascc_values(
+            &self.issuer,
+            &self.caps,
+            &self.name,
+            self.expires,
+            &self.tags,
+        )
     }
 }
 

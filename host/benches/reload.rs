@@ -15,26 +15,18 @@
 //! ```
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::net::TcpStream;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use trellis_host::watch::{ManifestFolder, WatchStatus};
 use trellis_host::HostBuilder;
 
+mod support;
+
+use support::{free_port, Samples, ECHO_KEY};
+
 const RUNS: usize = 15;
-const ECHO_KEY: &str = "MABDHSD55WXG7HMUURJCTYQBD7KYIV2HAYK5YBBVQDLZBPHE4FQRTOVD";
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 /// One plain HTTP/1.1 GET; the body, if the server answered.
 fn get(port: u16) -> Option<String> {
@@ -49,20 +41,7 @@ fn get(port: u16) -> Option<String> {
 }
 
 fn manifest(actor: &Path, port: u16) -> String {
-    let library = root()
-        .join("target/release")
-        .join(trellis_host::provider::platform_file_name(
-            "trellis_provider_httpserver",
-        ));
-    let library = if library.exists() {
-        library
-    } else {
-        root()
-            .join("target/debug")
-            .join(trellis_host::provider::platform_file_name(
-                "trellis_provider_httpserver",
-            ))
-    };
+    let library = support::library("trellis_provider_httpserver");
     format!(
         "actors: [{}]\ncapabilities: [{{path: {}}}]\nbindings:\n  - {{actor: {ECHO_KEY}, capability: \"wascc:http_server\", values: {{PORT: \"{port}\"}}}}\n",
         actor.display(),
@@ -90,12 +69,12 @@ async fn until_served(port: u16, needle: &str) -> Duration {
     }
 }
 
-fn report(name: &str, samples: &mut [Duration]) {
-    samples.sort();
+fn report(name: &str, samples: &mut Samples) {
     println!(
-        "| {name} | {RUNS} | {:?} | {:?} |",
-        samples[samples.len() / 2],
-        samples[samples.len() - 1]
+        "| {name} | {} | {} | {} |",
+        samples.len(),
+        support::human(samples.median()),
+        support::human(samples.worst())
     );
 }
 
@@ -104,11 +83,8 @@ async fn main() {
     let folder = tempfile::tempdir().expect("temp folder");
     let assets = tempfile::tempdir().expect("temp folder");
     let echo = assets.path().join("echo.wasm");
-    let builds = [
-        root().join("target/actors/echo_s.wasm"),
-        root().join("target/actors/echo_v2_s.wasm"),
-    ];
-    std::fs::copy(&builds[0], &echo).expect("echo built: run scripts/test first");
+    let builds = [support::actor("echo_s"), support::actor("echo_v2_s")];
+    std::fs::copy(&builds[0], &echo).expect("copies echo");
 
     let host = Arc::new(HostBuilder::new().build().expect("host"));
     let (status, _) = tokio::sync::watch::channel(WatchStatus::default());
@@ -125,7 +101,7 @@ async fn main() {
     std::fs::write(&file, manifest(&echo, port)).unwrap();
     until_served(port, "\"version\":1").await;
 
-    let mut binding = Vec::new();
+    let mut binding = Samples::default();
     for _ in 0..RUNS {
         port = free_port();
         let start = Instant::now();
@@ -133,7 +109,7 @@ async fn main() {
         until_served(port, "/bench").await;
         binding.push(start.elapsed());
     }
-    let mut swap = Vec::new();
+    let mut swap = Samples::default();
     for run in 0..RUNS {
         let next = (run + 1) % 2;
         let start = Instant::now();

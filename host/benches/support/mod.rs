@@ -1,0 +1,173 @@
+//! What every benchmark shares: finding the built artifacts, free ports, a
+//! `nats-server` per run, and latency statistics printed as Markdown tables.
+//!
+//! Each bench includes this with `mod support;` and uses what it needs.
+#![allow(dead_code)]
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const ECHO_KEY: &str = "MABDHSD55WXG7HMUURJCTYQBD7KYIV2HAYK5YBBVQDLZBPHE4FQRTOVD";
+
+/// The repository's root folder.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A signed actor module built by `scripts/build-actors`, e.g. `echo_s`.
+pub fn actor(name: &str) -> PathBuf {
+    must_exist(root().join("target/actors").join(format!("{name}.wasm")))
+}
+
+/// A provider library of the profile this bench was built with (release
+/// under `cargo bench`), e.g. `trellis_provider_httpserver`.
+pub fn library(crate_name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("bench binary path");
+    // target/<profile>/deps/<bench>-<hash> → target/<profile>
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("bench binary lives in target/<profile>/deps");
+    must_exist(profile_dir.join(trellis_host::provider::platform_file_name(crate_name)))
+}
+
+fn must_exist(path: PathBuf) -> PathBuf {
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/bench, which builds the providers and actors first",
+        path.display()
+    );
+    path
+}
+
+/// A TCP port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Waits until something accepts connections on `address`.
+pub fn wait_for_listener(address: &str, what: &str) {
+    let start = Instant::now();
+    while TcpStream::connect(address).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{what} did not start listening on {address}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A `nats-server` on a free loopback port, killed when dropped.
+pub struct NatsServer {
+    child: Child,
+    /// `127.0.0.1:<port>`.
+    pub address: String,
+}
+
+impl NatsServer {
+    pub fn start() -> NatsServer {
+        let port = free_port();
+        let child = Command::new("nats-server")
+            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server on PATH (scripts/setup --with-servers installs it)");
+        let address = format!("127.0.0.1:{port}");
+        wait_for_listener(&address, "nats-server");
+        NatsServer { child, address }
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Latencies of one path, gathered over interleaved rounds.
+#[derive(Default)]
+pub struct Samples(Vec<Duration>);
+
+impl Samples {
+    pub fn push(&mut self, sample: Duration) {
+        self.0.push(sample);
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The `q` quantile (0.5 = median).
+    pub fn quantile(&mut self, q: f64) -> Duration {
+        self.0.sort_unstable();
+        self.0[((self.0.len() - 1) as f64 * q).round() as usize]
+    }
+
+    pub fn median(&mut self) -> Duration {
+        self.quantile(0.5)
+    }
+
+    pub fn p99(&mut self) -> Duration {
+        self.quantile(0.99)
+    }
+
+    pub fn worst(&mut self) -> Duration {
+        self.quantile(1.0)
+    }
+}
+
+/// Times `calls` sequential awaits of `call` into `samples`.
+pub async fn timed_round<F, Fut>(samples: &mut Samples, calls: usize, mut call: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for _ in 0..calls {
+        let start = Instant::now();
+        call().await;
+        samples.push(start.elapsed());
+    }
+}
+
+/// A duration in the unit that reads best (`812 ns`, `3.21 µs`, `84.0 µs`, `1.52 ms`).
+pub fn human(d: Duration) -> String {
+    let nanos = d.as_nanos() as f64;
+    match nanos {
+        n if n < 1e3 => format!("{n:.0} ns"),
+        n if n < 1e4 => format!("{:.2} µs", n / 1e3),
+        n if n < 1e6 => format!("{:.1} µs", n / 1e3),
+        n if n < 1e9 => format!("{:.2} ms", n / 1e6),
+        n => format!("{:.2} s", n / 1e9),
+    }
+}
+
+/// `subject / baseline` as `1.23×`.
+pub fn ratio(subject: Duration, baseline: Duration) -> String {
+    format!("{:.2}×", subject.as_secs_f64() / baseline.as_secs_f64())
+}
+
+/// Prints a Markdown table of `(name, samples)` rows: median, p99 and the
+/// median's ratio to the first row (the baseline).
+pub fn latency_table(rows: &mut [(&str, &mut Samples)]) {
+    let baseline = rows[0].1.median();
+    println!("| path | calls | median | p99 | median vs {} |", rows[0].0);
+    println!("|---|---|---|---|---|");
+    for (name, samples) in rows.iter_mut() {
+        let (p50, p99) = (samples.median(), samples.p99());
+        println!(
+            "| {name} | {} | {} | {} | {} |",
+            samples.len(),
+            human(p50),
+            human(p99),
+            ratio(p50, baseline)
+        );
+    }
+    println!();
+}

@@ -4,6 +4,7 @@
 //! Each bench includes this with `mod support;` and uses what it needs.
 #![allow(dead_code)]
 
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -62,9 +63,35 @@ pub fn wait_for_listener(address: &str, what: &str) {
     }
 }
 
+/// A child process, killed when dropped (so a failing bench leaves none behind).
+pub struct Process(Child);
+
+impl Process {
+    /// Starts `command`; `what` names it in the error.
+    pub fn spawn(command: &mut Command, what: &str) -> Process {
+        let child = command
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+        Process(child)
+    }
+
+    /// The child's process id.
+    pub fn id(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A `nats-server` on a free loopback port, killed when dropped.
 pub struct NatsServer {
-    child: Child,
+    _process: Process,
     /// `127.0.0.1:<port>`.
     pub address: String,
 }
@@ -72,23 +99,37 @@ pub struct NatsServer {
 impl NatsServer {
     pub fn start() -> NatsServer {
         let port = free_port();
-        let child = Command::new("nats-server")
-            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server on PATH (scripts/setup --with-servers installs it)");
+        let process = Process::spawn(
+            Command::new("nats-server")
+                .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+            "nats-server (scripts/setup --with-servers installs it)",
+        );
         let address = format!("127.0.0.1:{port}");
         wait_for_listener(&address, "nats-server");
-        NatsServer { child, address }
+        NatsServer {
+            _process: process,
+            address,
+        }
     }
 }
 
-impl Drop for NatsServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The `trellis` binary of this bench's profile (cargo builds it for benches).
+pub fn trellis_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_trellis"))
+}
+
+/// One plain HTTP/1.1 GET of `path` on the loopback `port`: the whole
+/// response (status line, headers, body), if the server answered.
+pub fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    Some(text)
 }
 
 /// Latencies of one path, gathered over interleaved rounds.

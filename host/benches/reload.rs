@@ -14,8 +14,6 @@
 //! cargo bench -p trellis-host --bench reload
 //! ```
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,18 +25,6 @@ mod support;
 use support::{free_port, Samples, ECHO_KEY};
 
 const RUNS: usize = 15;
-
-/// One plain HTTP/1.1 GET; the body, if the server answered.
-fn get(port: u16) -> Option<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    stream
-        .write_all(b"GET /bench HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
-        .ok()?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text).ok()?;
-    Some(text)
-}
 
 fn manifest(actor: &Path, port: u16) -> String {
     let library = support::library("trellis_provider_httpserver");
@@ -54,10 +40,11 @@ async fn until_served(port: u16, needle: &str) -> Duration {
     let start = Instant::now();
     loop {
         let wanted = needle.to_string();
-        let served =
-            tokio::task::spawn_blocking(move || get(port).is_some_and(|t| t.contains(&wanted)))
-                .await
-                .unwrap_or(false);
+        let served = tokio::task::spawn_blocking(move || {
+            support::http_get(port).is_some_and(|t| t.contains(&wanted))
+        })
+        .await
+        .unwrap_or(false);
         if served {
             return start.elapsed();
         }

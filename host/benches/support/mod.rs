@@ -4,6 +4,7 @@
 //! Each bench includes this with `mod support;` and uses what it needs.
 #![allow(dead_code)]
 
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -21,16 +22,25 @@ pub fn actor(name: &str) -> PathBuf {
     must_exist(root().join("target/actors").join(format!("{name}.wasm")))
 }
 
-/// A provider library of the profile this bench was built with (release
-/// under `cargo bench`), e.g. `trellis_provider_httpserver`.
-pub fn library(crate_name: &str) -> PathBuf {
+/// The folder of the profile this bench was built with (`target/release`
+/// under `cargo bench`).
+pub fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("bench binary path");
     // target/<profile>/deps/<bench>-<hash> → target/<profile>
-    let profile_dir = exe
-        .parent()
+    exe.parent()
         .and_then(Path::parent)
-        .expect("bench binary lives in target/<profile>/deps");
-    must_exist(profile_dir.join(trellis_host::provider::platform_file_name(crate_name)))
+        .expect("bench binary lives in target/<profile>/deps")
+        .to_path_buf()
+}
+
+/// A provider library of the bench's profile, e.g. `trellis_provider_httpserver`.
+pub fn library(crate_name: &str) -> PathBuf {
+    must_exist(profile_dir().join(trellis_host::provider::platform_file_name(crate_name)))
+}
+
+/// The `trellis` binary of the bench's profile.
+pub fn trellis_binary() -> PathBuf {
+    must_exist(profile_dir().join(format!("trellis{}", std::env::consts::EXE_SUFFIX)))
 }
 
 fn must_exist(path: PathBuf) -> PathBuf {
@@ -60,6 +70,19 @@ pub fn wait_for_listener(address: &str, what: &str) {
         );
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// One plain HTTP/1.1 `GET /bench` to 127.0.0.1:`port`; the whole response
+/// (status line, headers, body), if the server answered.
+pub fn http_get(port: u16) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    stream
+        .write_all(b"GET /bench HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    Some(text)
 }
 
 /// A `nats-server` on a free loopback port, killed when dropped.

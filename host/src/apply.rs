@@ -12,6 +12,7 @@ use crate::actor::Actor;
 use crate::error::HostError;
 use crate::host::{claims_values, BindingRecord, Host};
 use crate::provider::{resolve_platform_path, ProviderInstance};
+use futures::{StreamExt, TryStreamExt};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -58,13 +59,19 @@ impl Host {
                 files: missing,
             });
         }
-        let mut actors = Vec::new();
-        for entry in &manifest.actors {
-            let actor = self.load_actor(&entry.path).await?;
-            if self.bus().actor(actor.id()).is_none() {
-                actors.push(Arc::new(actor));
-            }
-        }
+        // Several at once: most of an actor's load is reading, hashing and
+        // verifying its module on a blocking thread, which spreads over cores.
+        let loads = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+        let loaded: Vec<Actor> = futures::stream::iter(&manifest.actors)
+            .map(|entry| self.load_actor(&entry.path))
+            .buffered(loads)
+            .try_collect()
+            .await?;
+        let actors: Vec<Arc<Actor>> = loaded
+            .into_iter()
+            .filter(|actor| self.bus().actor(actor.id()).is_none())
+            .map(Arc::new)
+            .collect();
         let providers = self.prepare_providers(manifest)?;
         let bindings = self.resolve_bindings(manifest, &actors, &providers);
         match bindings {

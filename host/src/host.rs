@@ -4,7 +4,7 @@
 //! and providers, binds them, invokes actors, and stops gracefully. Manifests
 //! are applied through [`Host::apply`] (see [`crate::apply`]).
 
-use crate::actor::engine::ActorEngine;
+use crate::actor::engine::{ActorEngine, CodeCacheStats};
 use crate::actor::Actor;
 use crate::bus::{Bus, InvocationError, ProviderDispatcher};
 use crate::config::HostConfig;
@@ -74,6 +74,12 @@ impl HostBuilder {
         self
     }
 
+    /// Keeps compiled actor code in `dir` across restarts.
+    pub fn code_cache(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.config.code_cache = Some(dir.into());
+        self
+    }
+
     /// Builds the host. Must run inside a tokio runtime, which the host then uses.
     pub fn build(self) -> Result<Host, HostError> {
         let runtime = Handle::try_current().map_err(|_| HostError::NoRuntime)?;
@@ -133,6 +139,11 @@ impl Host {
     /// The host's configuration.
     pub fn config(&self) -> &HostConfig {
         &self.config
+    }
+
+    /// How often the code cache spared a compilation, or `None` without one.
+    pub fn code_cache_stats(&self) -> Option<CodeCacheStats> {
+        self.engine.code_cache_stats()
     }
 
     /// The host's bus.

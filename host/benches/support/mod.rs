@@ -22,16 +22,20 @@ pub fn actor(name: &str) -> PathBuf {
     must_exist(root().join("target/actors").join(format!("{name}.wasm")))
 }
 
-/// A provider library of the profile this bench was built with (release
-/// under `cargo bench`), e.g. `trellis_provider_httpserver`.
-pub fn library(crate_name: &str) -> PathBuf {
+/// The folder of the profile this bench was built with (`target/release`
+/// under `cargo bench`).
+pub fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("bench binary path");
     // target/<profile>/deps/<bench>-<hash> → target/<profile>
-    let profile_dir = exe
-        .parent()
+    exe.parent()
         .and_then(Path::parent)
-        .expect("bench binary lives in target/<profile>/deps");
-    must_exist(profile_dir.join(trellis_host::provider::platform_file_name(crate_name)))
+        .expect("bench binary lives in target/<profile>/deps")
+        .to_path_buf()
+}
+
+/// A provider library of the bench's profile, e.g. `trellis_provider_httpserver`.
+pub fn library(crate_name: &str) -> PathBuf {
+    must_exist(profile_dir().join(trellis_host::provider::platform_file_name(crate_name)))
 }
 
 fn must_exist(path: PathBuf) -> PathBuf {

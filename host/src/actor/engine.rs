@@ -1,7 +1,9 @@
 //! The wasmtime engine shared by every actor of a host.
 //!
 //! One engine compiles each distinct module once (keyed by its code hash),
-//! bounds every instance's memory through the pooling allocator, and bounds
+//! keeps compiled code in an optional on-disk cache so that a restarted host
+//! does not compile again, bounds every instance's memory through the
+//! pooling allocator, and bounds
 //! every call's time through epoch interruption: a background thread advances
 //! the epoch every [`EPOCH_TICK`]; at each tick a running guest yields to the
 //! executor (so a busy actor never holds a worker thread for long) and traps
@@ -10,10 +12,12 @@
 use crate::actor::wapc::{self, GuestState};
 use crate::config::HostConfig;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, Linker, Module, PoolingAllocationConfig,
+    Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, Linker, Module,
+    PoolingAllocationConfig,
 };
 
 /// How often the epoch advances: the granularity of call deadlines.
@@ -29,14 +33,26 @@ pub struct ActorEngine {
     engine: Engine,
     linker: Linker<GuestState>,
     compiled: Mutex<HashMap<String, Module>>,
+    code_cache: Option<Cache>,
     call_timeout: Duration,
+}
+
+/// How often the on-disk code cache answered, since the engine started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CodeCacheStats {
+    /// Modules loaded from the cache instead of compiled.
+    pub hits: usize,
+    /// Modules compiled and then stored in the cache.
+    pub misses: usize,
 }
 
 impl ActorEngine {
     /// Creates the engine and starts its epoch clock.
     pub fn new(config: &HostConfig) -> Result<Arc<Self>, EngineError> {
-        let engine =
-            Engine::new(&wasmtime_config(config)).map_err(|e| EngineError(e.to_string()))?;
+        let code_cache = config.code_cache.as_deref().and_then(open_code_cache);
+        let mut wasm = wasmtime_config(config);
+        wasm.cache(code_cache.clone());
+        let engine = Engine::new(&wasm).map_err(|e| EngineError(e.to_string()))?;
         let mut linker = Linker::new(&engine);
         wapc::link(&mut linker).map_err(|e| EngineError(e.to_string()))?;
         start_epoch_clock(&engine);
@@ -44,6 +60,7 @@ impl ActorEngine {
             engine,
             linker,
             compiled: Mutex::new(HashMap::new()),
+            code_cache,
             call_timeout: config.call_timeout,
         }))
     }
@@ -63,20 +80,55 @@ impl ActorEngine {
         self.call_timeout
     }
 
-    /// Compiles `bytes`, or returns the module compiled before for the same code hash.
-    pub fn compile(&self, code_hash: &str, bytes: &[u8]) -> wasmtime::Result<Module> {
-        if let Some(module) = self.cached(code_hash) {
-            return Ok(module);
-        }
-        let module = Module::new(&self.engine, bytes)?;
-        if let Ok(mut compiled) = self.compiled.lock() {
-            compiled.insert(code_hash.to_string(), module.clone());
-        }
-        Ok(module)
+    /// The on-disk code cache's counts, or `None` when the engine has none.
+    pub fn code_cache_stats(&self) -> Option<CodeCacheStats> {
+        self.code_cache.as_ref().map(|cache| CodeCacheStats {
+            hits: cache.cache_hits(),
+            misses: cache.cache_misses(),
+        })
     }
 
-    fn cached(&self, code_hash: &str) -> Option<Module> {
-        self.compiled.lock().ok()?.get(code_hash).cloned()
+    /// Compiles `bytes` (or loads them from the code cache), or returns the
+    /// module compiled before for the same code hash.
+    pub fn compile(&self, code_hash: &str, bytes: &[u8]) -> wasmtime::Result<Module> {
+        // Held while compiling: actors that load at the same time with the
+        // same code wait for one compilation instead of each doing their own,
+        // and the cache's hit count tells exactly whether this one was a hit.
+        let mut compiled = self.compiled.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(module) = compiled.get(code_hash) {
+            return Ok(module.clone());
+        }
+        let (before, started) = (self.code_cache_stats(), Instant::now());
+        let module = Module::new(&self.engine, bytes)?;
+        let millis = started.elapsed().as_millis() as u64;
+        match (before, self.code_cache_stats()) {
+            (Some(before), Some(after)) if after.hits > before.hits => {
+                tracing::info!(code_hash, millis, "module loaded from the code cache")
+            }
+            _ => tracing::info!(code_hash, millis, "module compiled"),
+        }
+        compiled.insert(code_hash.to_string(), module.clone());
+        Ok(module)
+    }
+}
+
+/// The code cache in `dir`, or `None` (with a warning naming it) when the
+/// folder cannot be used: the host then compiles every module, as without one.
+fn open_code_cache(dir: &Path) -> Option<Cache> {
+    let mut config = CacheConfig::new();
+    config.with_directory(dir);
+    match Cache::new(config) {
+        Ok(cache) => {
+            tracing::debug!(dir = %dir.display(), "compiled code is cached");
+            Some(cache)
+        }
+        Err(e) => {
+            tracing::warn!(
+                "cannot use {} as the code cache, compiling every module instead: {e:#}",
+                dir.display()
+            );
+            None
+        }
     }
 }
 

@@ -80,6 +80,9 @@ pub struct Actor {
 
 impl Actor {
     /// Loads, verifies, compiles and starts the actor in `path`.
+    ///
+    /// Reading, verifying and compiling run on a blocking thread, so a host
+    /// loading many actors at once spreads them over the machine's cores.
     pub async fn load(
         engine: &Arc<ActorEngine>,
         path: &Path,
@@ -87,28 +90,25 @@ impl Actor {
         max_instances: u32,
         bus: Weak<Bus>,
     ) -> Result<Actor, ActorLoadError> {
-        let bytes = std::fs::read(path).map_err(|reason| ActorLoadError::Read {
+        let blocking = {
+            let (engine, path, policy) = (Arc::clone(engine), path.to_path_buf(), policy.clone());
+            tokio::task::spawn_blocking(move || verify_and_compile(&engine, &path, &policy))
+        };
+        let (claims, module) = blocking.await.map_err(|e| ActorLoadError::Module {
             path: path.to_path_buf(),
-            reason,
-        })?;
-        let claims = trellis_claims::verify_with(&bytes, policy).map_err(|reason| {
-            ActorLoadError::Claims {
-                path: path.to_path_buf(),
-                reason,
-            }
-        })?;
+            message: format!("loading stopped: {e}"),
+        })??;
         let context = Arc::new(ActorContext {
             id: claims.subject.clone(),
             claims,
             bus,
         });
-        let module_error = |message: String| ActorLoadError::Module {
-            path: path.to_path_buf(),
-            message,
-        };
-        let pool = ActorPool::new(engine, &bytes, Arc::clone(&context), max_instances)
+        let pool = ActorPool::new(engine, &module, Arc::clone(&context), max_instances)
             .await
-            .map_err(module_error)?;
+            .map_err(|message| ActorLoadError::Module {
+                path: path.to_path_buf(),
+                message,
+            })?;
         Ok(Actor {
             path: path.to_path_buf(),
             context,
@@ -142,4 +142,30 @@ impl Actor {
             .await
             .map_err(|failure| failure.into_invocation_error(self.id(), operation))
     }
+}
+
+/// Reads the module in `path`, verifies its claims under `policy`, and
+/// compiles it (or takes the code compiled before for its hash).
+fn verify_and_compile(
+    engine: &ActorEngine,
+    path: &Path,
+    policy: &Policy,
+) -> Result<(Claims, wasmtime::Module), ActorLoadError> {
+    let bytes = std::fs::read(path).map_err(|reason| ActorLoadError::Read {
+        path: path.to_path_buf(),
+        reason,
+    })?;
+    let claims =
+        trellis_claims::verify_with(&bytes, policy).map_err(|reason| ActorLoadError::Claims {
+            path: path.to_path_buf(),
+            reason,
+        })?;
+    let module =
+        engine
+            .compile(&claims.metadata.hash, &bytes)
+            .map_err(|e| ActorLoadError::Module {
+                path: path.to_path_buf(),
+                message: format!("not a valid WebAssembly module: {e}"),
+            })?;
+    Ok((claims, module))
 }

@@ -12,7 +12,7 @@ use super::ActorContext;
 use crate::bus::InvocationError;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
-use wasmtime::{InstancePre, Store, Trap, TypedFunc, UpdateDeadline};
+use wasmtime::{InstancePre, Module, Store, Trap, TypedFunc, UpdateDeadline};
 
 /// How a call into the guest failed.
 pub(crate) enum GuestFailure {
@@ -59,17 +59,14 @@ pub(crate) struct ActorPool {
 }
 
 impl ActorPool {
-    /// Compiles `bytes`, resolves its imports and starts one instance.
+    /// Resolves the imports of `module` and starts one instance.
     pub(crate) async fn new(
         engine: &Arc<ActorEngine>,
-        bytes: &[u8],
+        module: &Module,
         context: Arc<ActorContext>,
         max_instances: u32,
     ) -> Result<ActorPool, String> {
-        let module = engine
-            .compile(&context.claims.metadata.hash, bytes)
-            .map_err(|e| format!("not a valid WebAssembly module: {e}"))?;
-        let pre = engine.linker().instantiate_pre(&module).map_err(|e| {
+        let pre = engine.linker().instantiate_pre(module).map_err(|e| {
             format!("cannot link the actor: {e} (actors may import only waPC's `wapc` functions)")
         })?;
         let pool = ActorPool {

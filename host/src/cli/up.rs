@@ -31,6 +31,19 @@ pub struct UpArgs {
     /// Most instances of one actor running at once.
     #[arg(long, value_name = "N", default_value_t = 32)]
     max_instances: u32,
+    /// Most instances of all actors together. Every actor keeps one warm
+    /// instance, so this also bounds how many actors a host runs.
+    #[arg(long, value_name = "N", default_value_t = HostConfig::default().max_total_instances)]
+    max_total_instances: u32,
+    /// Keep compiled actor code in this folder, so a restarted host loads it
+    /// instead of compiling again [default: $XDG_CACHE_HOME/trellis/code,
+    /// or $HOME/.cache/trellis/code]. A folder that cannot be used is warned
+    /// about, and every module is compiled.
+    #[arg(long, value_name = "DIR", env = "TRELLIS_CODE_CACHE")]
+    code_cache: Option<PathBuf>,
+    /// Keep no compiled code on disk: compile every module at every start.
+    #[arg(long)]
+    no_code_cache: bool,
     /// Run only actors issued by this account key (A…); repeat for several.
     #[arg(long = "allow-issuer", value_name = "ACCOUNT")]
     allowed_issuers: Vec<String>,
@@ -46,14 +59,42 @@ impl UpArgs {
     fn config(&self) -> HostConfig {
         HostConfig {
             max_instances_per_actor: self.max_instances,
+            max_total_instances: self.max_total_instances,
+            code_cache: self.code_cache_dir(),
             call_timeout: Duration::from_millis(self.call_timeout_ms),
             memory_limit: self.memory_limit_mib << 20,
             allowed_issuers: (!self.allowed_issuers.is_empty())
                 .then(|| self.allowed_issuers.clone()),
             shutdown_grace: Duration::from_millis(self.shutdown_grace_ms),
-            ..HostConfig::default()
         }
     }
+
+    /// The code cache folder asked for, or the user's cache folder.
+    fn code_cache_dir(&self) -> Option<PathBuf> {
+        if self.no_code_cache {
+            return None;
+        }
+        let dir = self.code_cache.clone().or_else(default_code_cache_dir);
+        if dir.is_none() {
+            tracing::warn!(
+                "no code cache: neither XDG_CACHE_HOME nor HOME is set (use --code-cache DIR)"
+            );
+        }
+        dir
+    }
+}
+
+/// `$XDG_CACHE_HOME/trellis/code`, else `$HOME/.cache/trellis/code`.
+fn default_code_cache_dir() -> Option<PathBuf> {
+    // The XDG spec says to ignore a relative XDG_CACHE_HOME.
+    let absolute = |name: &str| {
+        std::env::var_os(name)
+            .map(PathBuf::from)
+            .filter(|dir| dir.is_absolute())
+    };
+    let cache =
+        absolute("XDG_CACHE_HOME").or_else(|| absolute("HOME").map(|home| home.join(".cache")))?;
+    Some(cache.join("trellis").join("code"))
 }
 
 pub fn run(args: UpArgs) -> anyhow::Result<()> {

@@ -9,6 +9,7 @@
 mod actors;
 mod claims;
 mod cli;
+mod code_cache;
 mod demo;
 #[cfg(feature = "lattice")]
 mod lattice;

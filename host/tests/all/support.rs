@@ -162,7 +162,14 @@ where
 /// The `trellis` binary cargo built for these tests.
 pub fn trellis() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_trellis"));
-    command.env("RUST_LOG", "info").env_remove("RUST_BACKTRACE");
+    command
+        .env("RUST_LOG", "info")
+        .env_remove("RUST_BACKTRACE")
+        // Compiled code stays under target/, not in the user's cache folder.
+        .env(
+            "TRELLIS_CODE_CACHE",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("code-cache"),
+        );
     command
 }
 

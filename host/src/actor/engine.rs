@@ -2,12 +2,11 @@
 //!
 //! One engine compiles each distinct module once (keyed by its code hash),
 //! keeps compiled code in an optional on-disk cache so that a restarted host
-//! does not compile again, bounds every instance's memory through the
-//! pooling allocator, and bounds
-//! every call's time through epoch interruption: a background thread advances
-//! the epoch every [`EPOCH_TICK`]; at each tick a running guest yields to the
-//! executor (so a busy actor never holds a worker thread for long) and traps
-//! once its call has used up the call timeout.
+//! does not compile again, bounds every instance's memory through the pooling
+//! allocator, and bounds every call's time through epoch interruption: a
+//! background thread advances the epoch every [`EPOCH_TICK`]; at each tick a
+//! running guest yields to the executor (so a busy actor never holds a worker
+//! thread for long) and traps once its call has used up the call timeout.
 
 use crate::actor::wapc::{self, GuestState};
 use crate::config::HostConfig;

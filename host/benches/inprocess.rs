@@ -9,8 +9,12 @@
 //!    - *subject*: the same call through the dispatcher a provider gets
 //!      ([`ProviderDispatcher`] behind the same FFI trait object), which
 //!      goes through the host's bus, its actor pool and its waPC functions.
-//!    - also shown: `Host::invoke`, the same path without the FFI future, so
-//!      the table tells the FFI layer and the bus apart.
+//!    - also shown: the raw call with epoch interruption enabled, the
+//!      mechanism the host bounds every call's time with (it adds a check to
+//!      every function entry and loop of the guest's code), and
+//!      `Host::invoke`, the hosted path without the FFI future: together
+//!      they tell the guest-code cost of deadlines, the FFI layer and the
+//!      host's own work apart.
 //!
 //! 2. **Provider call** (actor → provider → reply): the `wascc:extras`
 //!    provider's `RequestSequence`, a cheap handler.
@@ -33,7 +37,8 @@
 //! (`cargo build --release -p trellis-provider-extras`):
 //!
 //! ```text
-//! cargo bench -p trellis-host --bench inprocess
+//! cargo bench -p trellis-host --bench inprocess            # both
+//! cargo bench -p trellis-host --bench inprocess -- actor   # only the tables whose name contains `actor`
 //! ```
 
 use abi_stable::sabi_trait::TD_Opaque;
@@ -70,9 +75,20 @@ fn main() {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    runtime.block_on(async {
-        actor_call().await;
-        provider_call().await;
+    // `cargo bench` passes `--bench`; any other argument picks tables by name.
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with("--"));
+    let wanted = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
+    // The host runs on `runtime`; the bench drives its calls from this plain
+    // thread, as a provider drives them from threads of its own runtime
+    // (where the host's tokio sees no task, so no cooperative budget).
+    let _host_runtime = runtime.enter();
+    futures::executor::block_on(async {
+        if wanted("actor") {
+            actor_call().await;
+        }
+        if wanted("provider") {
+            provider_call().await;
+        }
     });
 }
 
@@ -109,20 +125,28 @@ async fn actor_call() {
     let host = HostBuilder::new().build().expect("a host");
     host.start_actor(&module).await.expect("echo starts");
     let dispatcher = dispatcher_of(&host);
-    let mut raw = RawActor::new(&std::fs::read(&module).expect("read echo"));
+    let bytes = std::fs::read(&module).expect("read echo");
+    let mut raw = RawActor::new(&bytes, &wasmtime::Config::default());
+    let mut raw_epoch = RawActor::new(&bytes, wasmtime::Config::default().epoch_interruption(true));
 
     // Both paths do the same work: the same reply, byte for byte.
     let via_raw = raw.call(HANDLE_REQUEST, payload.clone());
     let via_dispatcher = dispatch(&dispatcher, payload.clone()).await;
     assert_eq!(via_raw, via_dispatcher, "raw and hosted echo disagree");
+    assert_eq!(via_raw, raw_epoch.call(HANDLE_REQUEST, payload.clone()));
     let response: Response = trellis_codec::decode(&via_raw).expect("echo answers a response");
     assert_eq!(response.status_code, 200);
 
-    let (mut baseline, mut subject, mut invoke) =
-        (Samples::default(), Samples::default(), Samples::default());
+    let [mut baseline, mut epoch, mut subject, mut invoke] =
+        std::array::from_fn(|_| Samples::default());
     for _ in 0..ROUNDS {
         support::timed_round(&mut baseline, ACTOR_CALLS, || {
             black_box(raw.call(HANDLE_REQUEST, payload.clone()));
+            std::future::ready(())
+        })
+        .await;
+        support::timed_round(&mut epoch, ACTOR_CALLS, || {
+            black_box(raw_epoch.call(HANDLE_REQUEST, payload.clone()));
             std::future::ready(())
         })
         .await;
@@ -143,6 +167,7 @@ async fn actor_call() {
     );
     support::latency_table(&mut [
         ("raw wasmtime `__guest_call`", &mut baseline),
+        ("raw wasmtime + epoch interruption", &mut epoch),
         ("provider dispatcher → actor", &mut subject),
         ("`Host::invoke` (no FFI future)", &mut invoke),
     ]);
@@ -173,8 +198,8 @@ async fn dispatch(dispatcher: &FfiDispatcherBox, payload: Vec<u8>) -> Vec<u8> {
         .into_vec()
 }
 
-/// A warm instance of an actor module on plain wasmtime: the least a waPC
-/// host must do per call.
+/// A warm instance of an actor module on plain synchronous wasmtime: the
+/// least a waPC host must do per call.
 struct RawActor {
     store: Store<RawState>,
     guest_call: TypedFunc<(i32, i32), i32>,
@@ -189,12 +214,15 @@ struct RawState {
 }
 
 impl RawActor {
-    fn new(bytes: &[u8]) -> RawActor {
-        let engine = Engine::default();
+    fn new(bytes: &[u8], config: &wasmtime::Config) -> RawActor {
+        let engine = Engine::new(config).expect("a wasmtime engine");
         let module = Module::new(&engine, bytes).expect("a valid module");
         let mut linker = Linker::new(&engine);
         link_minimal_wapc(&mut linker).expect("define the waPC imports");
         let mut store = Store::new(&engine, RawState::default());
+        // Nothing advances this engine's epoch: the deadline is never reached,
+        // so only the checks' cost remains (a no-op without epoch interruption).
+        store.set_epoch_deadline(1);
         let instance = linker
             .instantiate(&mut store, &module)
             .expect("instantiate");

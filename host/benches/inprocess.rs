@@ -40,6 +40,11 @@
 //! cargo bench -p trellis-host --bench inprocess            # both
 //! cargo bench -p trellis-host --bench inprocess -- actor   # only the tables whose name contains `actor`
 //! ```
+//!
+//! For a profile, `-- profile raw|epoch|hosted` runs one actor-call path
+//! [`PROFILE_CALLS`] times, each inside [`profiled`] (never inlined), so a
+//! profiler can count those calls alone; docs/profile-actor-call.md shows
+//! how, and what it found.
 
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RArc, RStr, RVec};
@@ -49,7 +54,7 @@ use std::time::{Duration, Instant};
 use trellis_codec::extras::{op as extras_op, GeneratorRequest, GeneratorResult, CAPABILITY};
 use trellis_codec::http::{Request, Response};
 use trellis_host::bus::ProviderDispatcher;
-use trellis_host::{Host, HostBuilder};
+use trellis_host::{Host, HostBuilder, HostConfig};
 use trellis_provider_extras::ExtrasProvider;
 use trellis_provider_sdk::ffi::{FfiDispatcherBox, FfiDispatcher_TO};
 use trellis_provider_sdk::{Call, Provider};
@@ -68,6 +73,9 @@ const PROVIDER_SAMPLES: usize = 40;
 /// Host calls per `RepeatCall` invocation (and direct calls per baseline sample).
 const HOST_CALLS: u32 = 100;
 
+/// Calls of one path in a profile run.
+const PROFILE_CALLS: usize = 20_000;
+
 const HANDLE_REQUEST: &str = "HandleRequest";
 
 fn main() {
@@ -75,13 +83,17 @@ fn main() {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    // `cargo bench` passes `--bench`; any other argument picks tables by name.
-    let filter = std::env::args().skip(1).find(|a| !a.starts_with("--"));
-    let wanted = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
     // The host runs on `runtime`; the bench drives its calls from this plain
     // thread, as a provider drives them from threads of its own runtime
     // (where the host's tokio sees no task, so no cooperative budget).
     let _host_runtime = runtime.enter();
+    // `cargo bench` passes `--bench`; any other argument picks tables by name.
+    let mut args = std::env::args().skip(1).filter(|a| !a.starts_with("--"));
+    let filter = args.next();
+    if filter.as_deref() == Some("profile") {
+        return profile(args.next().as_deref().unwrap_or("hosted"));
+    }
+    let wanted = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
     futures::executor::block_on(async {
         if wanted("actor") {
             actor_call().await;
@@ -126,8 +138,8 @@ async fn actor_call() {
     host.start_actor(&module).await.expect("echo starts");
     let dispatcher = dispatcher_of(&host);
     let bytes = std::fs::read(&module).expect("read echo");
-    let mut raw = RawActor::new(&bytes, &wasmtime::Config::default());
-    let mut raw_epoch = RawActor::new(&bytes, wasmtime::Config::default().epoch_interruption(true));
+    let mut raw = RawActor::new(&bytes, false);
+    let mut raw_epoch = RawActor::new(&bytes, true);
 
     // Both paths do the same work: the same reply, byte for byte.
     let via_raw = raw.call(HANDLE_REQUEST, payload.clone());
@@ -184,6 +196,48 @@ fn dispatcher_of(host: &Host) -> FfiDispatcherBox {
     FfiDispatcher_TO::from_ptr(RArc::new(dispatcher), TD_Opaque)
 }
 
+/// Runs one actor-call path (`raw`, `epoch` or `hosted`) [`PROFILE_CALLS`] times.
+fn profile(path: &str) {
+    let module = support::actor("echo_s");
+    let payload = trellis_codec::encode(&http_request()).expect("encode the request");
+    let mut call: Box<dyn FnMut()> = match path {
+        "raw" | "epoch" => {
+            let bytes = std::fs::read(&module).expect("read echo");
+            let mut raw = RawActor::new(&bytes, path == "epoch");
+            Box::new(move || {
+                black_box(raw.call(HANDLE_REQUEST, payload.clone()));
+            })
+        }
+        "hosted" => {
+            // Valgrind cannot reserve the address space of the default 1,000 slots.
+            let config = HostConfig {
+                max_total_instances: 4,
+                ..HostConfig::default()
+            };
+            let host = HostBuilder::new().config(config).build().expect("a host");
+            futures::executor::block_on(host.start_actor(&module)).expect("echo starts");
+            let dispatcher = dispatcher_of(&host);
+            Box::new(move || {
+                let _running = &host;
+                black_box(futures::executor::block_on(dispatch(
+                    &dispatcher,
+                    payload.clone(),
+                )));
+            })
+        }
+        other => panic!("no path {other}: profile raw, epoch or hosted"),
+    };
+    for _ in 0..PROFILE_CALLS {
+        profiled(&mut call);
+    }
+}
+
+/// One call of the profiled path: a profiler selects this function's cost.
+#[inline(never)]
+fn profiled(call: &mut dyn FnMut()) {
+    call()
+}
+
 /// Calls echo's `HandleRequest` as a provider does.
 async fn dispatch(dispatcher: &FfiDispatcherBox, payload: Vec<u8>) -> Vec<u8> {
     dispatcher
@@ -214,8 +268,11 @@ struct RawState {
 }
 
 impl RawActor {
-    fn new(bytes: &[u8], config: &wasmtime::Config) -> RawActor {
-        let engine = Engine::new(config).expect("a wasmtime engine");
+    /// Wasmtime's default config, with or without epoch interruption.
+    fn new(bytes: &[u8], epoch_interruption: bool) -> RawActor {
+        let mut config = wasmtime::Config::default();
+        config.epoch_interruption(epoch_interruption);
+        let engine = Engine::new(&config).expect("a wasmtime engine");
         let module = Module::new(&engine, bytes).expect("a valid module");
         let mut linker = Linker::new(&engine);
         link_minimal_wapc(&mut linker).expect("define the waPC imports");

@@ -334,7 +334,10 @@ mod tests {
     fn repeat_call_calls_count_times() {
         wapc_init();
         let seen = host(Ok(b"n".to_vec()));
-        assert_eq!(call("RepeatCall", b"0|wascc:extras||RequestGuid|").unwrap(), b"");
+        assert_eq!(
+            call("RepeatCall", b"0|wascc:extras||RequestGuid|").unwrap(),
+            b""
+        );
         assert!(seen.borrow().is_empty());
         assert_eq!(
             call("RepeatCall", b"3|wascc:extras||RequestGuid|x").unwrap(),

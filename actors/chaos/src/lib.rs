@@ -11,6 +11,7 @@
 //! | `Fail`           | ignored                                   | fails with `chaos failed on purpose` |
 //! | `CallCapability` | `capid\|binding\|operation\|body` text, or msgpack `{capid, binding, operation, body: bin}` | host call; returns its result, or fails with the host's error text verbatim |
 //! | `CallActor`      | `actorkey\|operation\|body` text, or msgpack `{actor, operation, body: bin}` | calls that actor; result or its error, as above |
+//! | `RepeatCall`     | `count\|capid\|binding\|operation\|body` text | makes that host call `count` times in this one invocation (benchmarks subtract `count` = 0 to get the cost of one host call); returns the last result (empty for 0), or fails with the first error |
 //! | `SlowCall`       | milliseconds as text, e.g. `250`          | host-calls capability `trellis:chaos` op `Sleep` (binding `default`) with the payload, then returns `done` |
 //! | `HandleRequest`  | HTTP request                              | `/sleep/<ms>`: `SlowCall` then 200 `slept`; `/trap`: `Trap`; else 200 with the path as body |
 //! | `HealthRequest`  | `{placeholder}`                           | empty reply |
@@ -39,6 +40,7 @@ trellis_actor::actor! {
     "Fail" => fail,
     "CallCapability" => call_capability,
     "CallActor" => call_actor,
+    "RepeatCall" => repeat_call,
     "SlowCall" => slow_call,
     http::OP_HANDLE_REQUEST => handle_request,
     trellis_actor::OP_HEALTH_REQUEST => health,
@@ -164,6 +166,19 @@ fn call_actor(payload: &[u8]) -> HandlerResult {
         }
     };
     Ok(actor::call(&call.actor, &call.operation, &call.body)?)
+}
+
+fn repeat_call(payload: &[u8]) -> HandlerResult {
+    let usage = "count|capid|binding|operation|body";
+    let ([count, capid, binding, operation], body) = split_text(payload, usage)?;
+    let count: u32 = count
+        .parse()
+        .map_err(|_| format!("bad count '{count}', want {usage}"))?;
+    let mut last = Vec::new();
+    for _ in 0..count {
+        last = host_call(&binding, &capid, &operation, &body)?;
+    }
+    Ok(last)
 }
 
 fn slow_call(payload: &[u8]) -> HandlerResult {
@@ -312,6 +327,39 @@ mod tests {
                 "Echo".into(),
                 b"hi".to_vec()
             )
+        );
+    }
+
+    #[test]
+    fn repeat_call_calls_count_times() {
+        wapc_init();
+        let seen = host(Ok(b"n".to_vec()));
+        assert_eq!(
+            call("RepeatCall", b"0|wascc:extras||RequestGuid|").unwrap(),
+            b""
+        );
+        assert!(seen.borrow().is_empty());
+        assert_eq!(
+            call("RepeatCall", b"3|wascc:extras||RequestGuid|x").unwrap(),
+            b"n"
+        );
+        assert_eq!(seen.borrow().len(), 3);
+        assert_eq!(
+            seen.borrow()[2],
+            (
+                "".into(),
+                "wascc:extras".into(),
+                "RequestGuid".into(),
+                b"x".to_vec()
+            )
+        );
+        assert!(call("RepeatCall", b"many|a|b|c|")
+            .unwrap_err()
+            .contains("bad count"));
+        host(Err("refused".into()));
+        assert_eq!(
+            call("RepeatCall", b"2|wascc:extras||RequestGuid|").unwrap_err(),
+            "refused"
         );
     }
 

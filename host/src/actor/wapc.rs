@@ -14,6 +14,9 @@ use wasmtime::{format_err, Caller, Extern, Linker, Memory};
 /// Per-instance state behind the waPC functions.
 pub struct GuestState {
     context: Arc<ActorContext>,
+    /// The instance's exported memory, found on first use: an instance's
+    /// exports never change, and looking it up by name costs a hash per call.
+    memory: Option<Memory>,
     operation: String,
     payload: Vec<u8>,
     guest_response: Vec<u8>,
@@ -28,6 +31,7 @@ impl GuestState {
     pub fn new(context: Arc<ActorContext>) -> Self {
         GuestState {
             context,
+            memory: None,
             operation: String::new(),
             payload: Vec::new(),
             guest_response: Vec::new(),
@@ -193,8 +197,14 @@ fn host_call(
 }
 
 fn memory(caller: &mut Caller<'_, GuestState>) -> WasmResult<Memory> {
+    if let Some(memory) = caller.data().memory {
+        return Ok(memory);
+    }
     match caller.get_export("memory") {
-        Some(Extern::Memory(memory)) => Ok(memory),
+        Some(Extern::Memory(memory)) => {
+            caller.data_mut().memory = Some(memory);
+            Ok(memory)
+        }
         _ => Err(format_err!("the actor exports no memory named `memory`")),
     }
 }

@@ -30,7 +30,7 @@ impl ProviderDispatcher {
 impl FfiDispatcher for ProviderDispatcher {
     fn invoke(&self, actor: RStr<'_>, operation: RStr<'_>, payload: RVec<u8>) -> FfiCallFuture {
         let bus = self.bus.clone();
-        let (actor, operation) = (actor.to_string(), operation.to_string());
+        let (actor, operation) = (actor.as_str().to_owned(), operation.as_str().to_owned());
         // The provider polls this future on its own threads, where the host's
         // tokio sees no runtime: enter ours for each poll (timers need it).
         FfiFuture::new(enter_on_poll(self.runtime.clone(), async move {

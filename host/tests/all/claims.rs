@@ -105,7 +105,7 @@ async fn an_issuer_outside_the_allow_list_is_refused() {
 async fn a_call_to_an_undeclared_capability_is_refused() {
     let host = host();
     host.start_actor(&actor("chaos_s")).await.unwrap();
-    // chaos may call http_server, logging and trellis:chaos, not keyvalue.
+    // chaos may call http_server, logging, extras and trellis:chaos, not keyvalue.
     let err = host
         .invoke(
             CHAOS_KEY,

@@ -171,3 +171,25 @@ pub fn latency_table(rows: &mut [(&str, &mut Samples)]) {
     }
     println!();
 }
+
+/// A child process (a server, another host) killed when dropped, so that a
+/// failing bench leaves nothing behind.
+pub struct Background(Child);
+
+impl Background {
+    pub fn new(child: Child) -> Background {
+        Background(child)
+    }
+
+    /// The process id, e.g. to profile it.
+    pub fn id(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -180,11 +180,6 @@ impl Background {
     pub fn new(child: Child) -> Background {
         Background(child)
     }
-
-    /// The process id, e.g. to profile it.
-    pub fn id(&self) -> u32 {
-        self.0.id()
-    }
 }
 
 impl Drop for Background {

@@ -38,7 +38,7 @@ pub mod keyvalue;
 pub mod logging;
 pub mod messaging;
 
-use serde::{de::DeserializeOwned, Serialize};
+use serde::{Deserialize, Serialize};
 
 /// A payload that could not be encoded or decoded.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -59,12 +59,20 @@ pub enum CodecError {
 /// Encodes `value` as MessagePack in the ecosystem's conventions (see the crate docs).
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CodecError> {
     let mut out = Vec::with_capacity(128);
-    value.serialize(&mut encoder::Encoder::new(&mut out))?;
+    encode_into(value, &mut out)?;
     Ok(out)
 }
 
-/// Decodes one MessagePack value from the start of `bytes`; trailing bytes are ignored.
-pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+/// Like [`encode`], appending to `out`: a caller that knows the size ahead
+/// (an envelope around a payload) sizes the buffer once.
+pub fn encode_into<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    value.serialize(&mut encoder::Encoder::new(out))
+}
+
+/// Decodes one MessagePack value from the start of `bytes`; trailing bytes
+/// are ignored. A `T` that borrows (`&str`, `Cow` fields marked
+/// `#[serde(borrow)]`) points into `bytes` instead of copying.
+pub fn decode<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, CodecError> {
     let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
     T::deserialize(&mut de).map_err(|e| CodecError::Decode {
         what: short_type_name::<T>(),

@@ -1,42 +1,55 @@
 //! Remote invocation over the lattice next to its baselines, in one run:
 //!
-//! - in-process: a call to an actor of the same host (no NATS);
-//! - raw NATS: an async-nats request/reply of the same sizes, answered by a
-//!   bare responder on the same server;
-//! - lattice: the same call to the actor on another host, through NATS.
+//! - in-process: a call to an actor of the bench's own host (no NATS), for
+//!   reference;
+//! - raw NATS: an async-nats request of the same request bytes, answered by
+//!   a bare responder in another process (this bench re-run in its
+//!   `responder` role) with a reply of the echo reply's size;
+//! - lattice: the same call to the echo actor run by another host process
+//!   (`trellis up`, built with the lattice feature), through the same
+//!   nats-server.
 //!
-//! Rounds interleave the three so that machine noise hits all alike; the
-//! table reports medians, p99s and ratios. Needs `nats-server` on PATH and
-//! the built artifacts (`scripts/test` builds them).
+//! Two tables: sequential calls (median, p99, ratio to raw NATS), and 64
+//! calls in flight (throughput and per-call latency). Rounds interleave the
+//! paths so that machine noise hits all alike. Needs `nats-server` on PATH
+//! and the signed actors (`scripts/build-actors`).
 //!
 //! ```text
 //! cargo bench -p trellis-host --features lattice --bench lattice
 //! ```
+//!
+//! `TRELLIS_BENCH_ROUNDS` scales the rounds (default 20), e.g. to profile
+//! the answering process for longer.
 
+use bytes::Bytes;
 use futures::StreamExt;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::future::Future;
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use trellis_host::lattice::{self, LatticeConfig};
 use trellis_host::{Host, HostBuilder};
 
-const ECHO_KEY: &str = "MABDHSD55WXG7HMUURJCTYQBD7KYIV2HAYK5YBBVQDLZBPHE4FQRTOVD";
-const ROUNDS: usize = 20;
+mod support;
+
+use support::{actor, human, latency_table, ratio, Background, NatsServer, Samples, ECHO_KEY};
+
 const CALLS_PER_ROUND: usize = 100;
+const IN_FLIGHT: usize = 64;
+const CALLS_PER_CONCURRENT_ROUND: usize = 2_560;
+const RAW_SUBJECT: &str = "bench.raw";
+/// The argument that turns this binary into the raw baseline's responder.
+const RESPONDER_ROLE: &str = "responder";
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+fn rounds() -> usize {
+    std::env::var("TRELLIS_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(20)
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
+/// An HTTP request as the HTTP provider would send it to the echo actor.
 fn request() -> Vec<u8> {
     let request = trellis_codec::http::Request {
         method: "GET".into(),
@@ -46,6 +59,69 @@ fn request() -> Vec<u8> {
         ..Default::default()
     };
     trellis_codec::encode(&request).expect("encodes")
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    match args.get(1).map(String::as_str) {
+        Some(RESPONDER_ROLE) => runtime.block_on(respond(&args[2], &args[3])),
+        _ => runtime.block_on(bench()),
+    }
+}
+
+/// The raw baseline's other process: answers every request on
+/// [`RAW_SUBJECT`] with `reply_size` bytes, and says `ready` on stdout once
+/// the server has its subscription.
+async fn respond(address: &str, reply_size: &str) {
+    let reply = Bytes::from(vec![0u8; reply_size.parse().expect("a reply size")]);
+    let client = async_nats::connect(address).await.expect("connects");
+    let mut requests = client.subscribe(RAW_SUBJECT).await.expect("subscribes");
+    client.flush().await.expect("flushes");
+    println!("ready");
+    while let Some(message) = requests.next().await {
+        if let Some(to) = message.reply {
+            let _ = client.publish(to, reply.clone()).await;
+        }
+    }
+}
+
+/// Starts the raw responder in another process and waits until it listens.
+fn start_responder(address: &str, reply_size: usize) -> Background {
+    let exe = std::env::current_exe().expect("bench binary path");
+    let mut child = Command::new(exe)
+        .args([RESPONDER_ROLE, address, &reply_size.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the responder starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let responder = Background::new(child);
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("the responder answers");
+    assert_eq!(line.trim(), "ready", "the responder did not start");
+    responder
+}
+
+/// Starts `trellis up` with the echo actor, joined to the lattice at `address`.
+fn start_actor_host(address: &str, folder: &std::path::Path) -> Background {
+    let manifest = folder.join("echo.yaml");
+    std::fs::write(
+        &manifest,
+        format!("actors: [{}]\n", actor("echo_s").display()),
+    )
+    .expect("writes the manifest");
+    let child = Command::new(env!("CARGO_BIN_EXE_trellis"))
+        .arg("up")
+        .arg("--manifest")
+        .arg(&manifest)
+        .args(["--lattice-host", address])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("trellis up starts");
+    Background::new(child)
 }
 
 async fn member(address: &str) -> (Arc<Host>, Arc<lattice::Lattice>) {
@@ -58,118 +134,200 @@ async fn member(address: &str) -> (Arc<Host>, Arc<lattice::Lattice>) {
     (host, lattice)
 }
 
-/// Latencies of `CALLS_PER_ROUND` sequential calls of `call`.
-async fn round<F, Fut>(samples: &mut Vec<Duration>, mut call: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    for _ in 0..CALLS_PER_ROUND {
-        let start = Instant::now();
-        call().await;
-        samples.push(start.elapsed());
-    }
-}
-
-fn quantile(samples: &mut [Duration], q: f64) -> Duration {
-    samples.sort();
-    samples[((samples.len() - 1) as f64 * q) as usize]
-}
-
-#[tokio::main]
-async fn main() {
-    let port = free_port();
-    let mut nats = Command::new("nats-server")
-        .args(["-a", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("nats-server on PATH");
-    let address = format!("127.0.0.1:{port}");
-    let start = Instant::now();
-    while std::net::TcpStream::connect(&address).is_err() {
+/// Waits until `caller`'s view holds a host running echo and a call to it
+/// gets through.
+async fn until_reachable(caller: &Host, lattice: &lattice::Lattice, payload: &[u8]) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let seen = lattice
+            .peers()
+            .iter()
+            .any(|p| p.actors.iter().any(|a| a.id == ECHO_KEY));
+        if seen
+            && caller
+                .invoke(ECHO_KEY, "HandleRequest", payload.to_vec())
+                .await
+                .is_ok()
+        {
+            return;
+        }
         assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "nats-server did not start"
+            Instant::now() < deadline,
+            "the echo host never became reachable"
         );
-        std::thread::sleep(Duration::from_millis(20));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `total` calls made by `IN_FLIGHT` concurrent callers: each call's
+/// latency into `samples`; returns the round's wall time.
+async fn concurrent_round<F, Fut>(samples: &mut Samples, total: usize, call: F) -> Duration
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let start = Instant::now();
+    let callers: Vec<_> = (0..IN_FLIGHT)
+        .map(|_| {
+            let call = call.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::with_capacity(total / IN_FLIGHT);
+                for _ in 0..total / IN_FLIGHT {
+                    let start = Instant::now();
+                    call().await;
+                    latencies.push(start.elapsed());
+                }
+                latencies
+            })
+        })
+        .collect();
+    for caller in callers {
+        for latency in caller.await.expect("a caller finished") {
+            samples.push(latency);
+        }
+    }
+    start.elapsed()
+}
+
+/// Per-call latencies and per-round throughputs of one path under
+/// concurrent load.
+#[derive(Default)]
+struct Load {
+    samples: Samples,
+    rates: Vec<f64>,
+}
+
+impl Load {
+    /// One round of [`CALLS_PER_CONCURRENT_ROUND`] calls.
+    async fn run<F, Fut>(&mut self, call: F)
+    where
+        F: Fn() -> Fut + Clone + Send + 'static,
+        Fut: Future<Output = ()> + Send,
+    {
+        let wall = concurrent_round(&mut self.samples, CALLS_PER_CONCURRENT_ROUND, call).await;
+        self.rates
+            .push(CALLS_PER_CONCURRENT_ROUND as f64 / wall.as_secs_f64());
     }
 
-    let (actor_host, actor_lattice) = member(&address).await;
-    actor_host
-        .start_actor(&root().join("target/actors/echo_s.wasm"))
-        .await
-        .expect("echo built: run scripts/test first");
-    actor_lattice.ready().await;
-    let (caller, _b) = member(&address).await;
+    /// Calls per second of the median round: one round stalled by the
+    /// machine does not drag the figure down.
+    fn throughput(&mut self) -> f64 {
+        self.rates.sort_by(f64::total_cmp);
+        self.rates[self.rates.len() / 2]
+    }
+}
+
+/// Prints the concurrent rows: throughput and latency, with ratios to the
+/// first row (the baseline).
+fn load_table(rows: &mut [(&str, &mut Load)]) {
+    let base_rate = rows[0].1.throughput();
+    let base_p50 = rows[0].1.samples.median();
+    println!(
+        "| path ({IN_FLIGHT} in flight) | calls | calls/s (median round) | p50 | p99 | calls/s vs {} | p50 vs {} |",
+        rows[0].0, rows[0].0
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (name, load) in rows.iter_mut() {
+        let (p50, p99, rate) = (load.samples.median(), load.samples.p99(), load.throughput());
+        println!(
+            "| {name} | {} | {rate:.0} | {} | {} | {:.2}× | {} |",
+            load.samples.len(),
+            human(p50),
+            human(p99),
+            rate / base_rate,
+            ratio(p50, base_p50)
+        );
+    }
+    println!();
+}
+
+async fn bench() {
+    let nats = NatsServer::start();
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let _actor_host = start_actor_host(&nats.address, folder.path());
+
     let payload = request();
-    let reply_size = actor_host
+    let local = Arc::new(HostBuilder::new().build().expect("host"));
+    local
+        .start_actor(&actor("echo_s"))
+        .await
+        .expect("echo starts");
+    let reply_size = local
         .invoke(ECHO_KEY, "HandleRequest", payload.clone())
         .await
         .expect("echo answers")
         .len();
+    let _responder = start_responder(&nats.address, reply_size);
+    let client = async_nats::connect(&nats.address).await.expect("connects");
+    let (caller, caller_lattice) = member(&nats.address).await;
+    until_reachable(&caller, &caller_lattice, &payload).await;
 
-    // A bare responder answering with a reply of the echo's size.
-    let client = async_nats::connect(&address).await.expect("connects");
-    let mut requests = client.subscribe("bench.raw").await.expect("subscribes");
-    let responder = client.clone();
-    tokio::spawn(async move {
-        let reply = bytes::Bytes::from(vec![0u8; reply_size]);
-        while let Some(message) = requests.next().await {
-            if let Some(to) = message.reply {
-                let _ = responder.publish(to, reply.clone()).await;
+    let payload = Bytes::from(payload);
+    let local_call = {
+        let (local, payload) = (Arc::clone(&local), payload.clone());
+        move || {
+            let (local, payload) = (Arc::clone(&local), payload.to_vec());
+            async move {
+                local
+                    .invoke(ECHO_KEY, "HandleRequest", payload)
+                    .await
+                    .expect("local call");
             }
         }
-    });
-    client.flush().await.expect("flush");
+    };
+    let raw_call = {
+        let (client, payload) = (client.clone(), payload.clone());
+        move || {
+            let (client, payload) = (client.clone(), payload.clone());
+            async move {
+                client
+                    .request(RAW_SUBJECT, payload)
+                    .await
+                    .expect("raw request");
+            }
+        }
+    };
+    let remote_call = {
+        let (caller, payload) = (Arc::clone(&caller), payload.clone());
+        move || {
+            let (caller, payload) = (Arc::clone(&caller), payload.to_vec());
+            async move {
+                caller
+                    .invoke(ECHO_KEY, "HandleRequest", payload)
+                    .await
+                    .expect("remote call");
+            }
+        }
+    };
 
-    let (mut local, mut raw, mut remote) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..ROUNDS {
-        round(&mut local, || async {
-            actor_host
-                .invoke(ECHO_KEY, "HandleRequest", payload.clone())
-                .await
-                .expect("local");
-        })
-        .await;
-        round(&mut raw, || async {
-            client
-                .request("bench.raw", payload.clone().into())
-                .await
-                .expect("raw");
-        })
-        .await;
-        round(&mut remote, || async {
-            caller
-                .invoke(ECHO_KEY, "HandleRequest", payload.clone())
-                .await
-                .expect("remote");
-        })
-        .await;
+    let rounds = rounds();
+    let (mut raw, mut remote, mut in_process) =
+        (Samples::default(), Samples::default(), Samples::default());
+    for _ in 0..rounds {
+        support::timed_round(&mut raw, CALLS_PER_ROUND, &raw_call).await;
+        support::timed_round(&mut remote, CALLS_PER_ROUND, &remote_call).await;
+        support::timed_round(&mut in_process, CALLS_PER_ROUND, &local_call).await;
     }
-    let _ = nats.kill();
-    let _ = nats.wait();
+    let (mut raw_load, mut remote_load, mut local_load) =
+        (Load::default(), Load::default(), Load::default());
+    for _ in 0..rounds.div_ceil(4) {
+        raw_load.run(raw_call.clone()).await;
+        remote_load.run(remote_call.clone()).await;
+        local_load.run(local_call.clone()).await;
+    }
 
-    let (raw_p50, raw_p99) = (quantile(&mut raw, 0.5), quantile(&mut raw, 0.99));
     println!(
-        "{} calls each, {} interleaved rounds, request {} B, reply {} B\n",
-        ROUNDS * CALLS_PER_ROUND,
-        ROUNDS,
-        payload.len(),
-        reply_size
+        "Request {} B, reply {reply_size} B; the actor host and the raw responder are other processes on one nats-server; {rounds} interleaved rounds.\n",
+        payload.len()
     );
-    println!("| path | median | p99 | median vs raw NATS |");
-    println!("|---|---|---|---|");
-    for (name, samples) in [
-        ("in-process actor call", &mut local),
+    latency_table(&mut [
         ("raw async-nats request/reply", &mut raw),
         ("remote actor call (lattice)", &mut remote),
-    ] {
-        let (p50, p99) = (quantile(samples, 0.5), quantile(samples, 0.99));
-        println!(
-            "| {name} | {p50:?} | {p99:?} | {:.2}× |",
-            p50.as_secs_f64() / raw_p50.as_secs_f64()
-        );
-    }
-    let _ = raw_p99;
+        ("in-process actor call (reference)", &mut in_process),
+    ]);
+    load_table(&mut [
+        ("raw async-nats request/reply", &mut raw_load),
+        ("remote actor call (lattice)", &mut remote_load),
+        ("in-process actor call (reference)", &mut local_load),
+    ]);
 }

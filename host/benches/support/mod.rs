@@ -216,3 +216,20 @@ pub fn latency_table(rows: &mut [(&str, &mut Samples)]) {
     }
     println!();
 }
+
+/// A child process (a server, another host) killed when dropped, so that a
+/// failing bench leaves nothing behind.
+pub struct Background(Child);
+
+impl Background {
+    pub fn new(child: Child) -> Background {
+        Background(child)
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -272,11 +272,11 @@ pub fn call(args: CallArgs) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         let (client, subjects) = connect(&args.lattice).await?;
         let invocation = Invocation {
-            id: format!("cli-{}", std::process::id()),
+            id: format!("cli-{}", std::process::id()).into(),
             origin: "trellis-cli".into(),
-            target: args.actor.clone(),
-            operation: args.operation.clone(),
-            payload,
+            target: args.actor.as_str().into(),
+            operation: args.operation.as_str().into(),
+            payload: payload.into(),
             host: "cli".into(),
         };
         let reply = client

@@ -34,7 +34,7 @@ use protocol::{
     ActorSummary, BindingSummary, CloudEvent, Control, ControlReply, Inventory, ProviderSummary,
     Subjects,
 };
-use remote::{Entity, RemoteCalls};
+use remote::{Entity, RemoteCalls, Served};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -305,22 +305,27 @@ impl Lattice {
                 subject: subject.clone(),
                 message: e.to_string(),
             })?;
-        let me = Arc::clone(self);
+        let served = Arc::new(Served {
+            client: self.client.clone(),
+            host_id: self.host_id.clone(),
+            entity,
+        });
+        let host = Weak::clone(&self.host);
         let task = tokio::spawn(async move {
             while let Some(message) = subscription.next().await {
-                let Some(host) = me.host.upgrade() else { break };
-                let (client, bus, host_id) = (
-                    me.client.clone(),
+                let Some(host) = host.upgrade() else { break };
+                let mut answer = Box::pin(remote::answer(
+                    Arc::clone(&served),
                     Arc::clone(host.bus()),
-                    me.host_id.clone(),
-                );
-                tokio::spawn(remote::answer(
-                    client,
-                    bus,
-                    host_id,
-                    entity.clone(),
                     message,
                 ));
+                // Most calls finish in their first poll: answering them
+                // here saves a task per call. One that waits (a slow actor,
+                // a call onward) goes on in a task of its own so that the
+                // calls behind it are not held up.
+                if futures::poll!(answer.as_mut()).is_pending() {
+                    tokio::spawn(answer);
+                }
             }
         });
         if let Ok(mut served) = self.served.lock() {

@@ -5,6 +5,7 @@
 //! so that `nats sub` shows a person what happens.
 
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 /// The subjects of one namespace: `trellis.<namespace>.…`.
@@ -57,47 +58,70 @@ impl Subjects {
     }
 }
 
-/// A subject token cannot hold `.`, `*`, `>` or whitespace.
-fn token(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '.' | '*' | '>' => '_',
-            c if c.is_whitespace() => '_',
-            c => c,
-        })
-        .collect()
+/// A subject token cannot hold `.`, `*`, `>` or whitespace. Keys and names
+/// rarely do, so the text is borrowed as it is unless one needs replacing.
+fn token(text: &str) -> Cow<'_, str> {
+    let forbidden = |c: char| matches!(c, '.' | '*' | '>') || c.is_whitespace();
+    if !text.contains(forbidden) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| if forbidden(c) { '_' } else { c })
+            .collect(),
+    )
 }
 
-/// One call carried by the lattice.
+/// One call carried by the lattice. It borrows what it can: the caller
+/// encodes it from its own strings and payload, the answering host decodes
+/// it in place from the message.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct Invocation {
+pub struct Invocation<'a> {
     /// Unique per call, for logs.
-    pub id: String,
+    #[serde(borrow)]
+    pub id: Cow<'a, str>,
     /// Who calls: an actor key, or `capability/binding` for a provider.
-    pub origin: String,
+    #[serde(borrow)]
+    pub origin: Cow<'a, str>,
     /// The actor key, or `capability/binding`.
-    pub target: String,
+    #[serde(borrow)]
+    pub target: Cow<'a, str>,
     /// The operation.
-    pub operation: String,
+    #[serde(borrow)]
+    pub operation: Cow<'a, str>,
     /// The codec payload.
-    #[serde(with = "serde_bytes")]
-    pub payload: Vec<u8>,
+    #[serde(borrow, with = "serde_bytes")]
+    pub payload: Cow<'a, [u8]>,
     /// The calling host.
-    pub host: String,
+    #[serde(borrow)]
+    pub host: Cow<'a, str>,
 }
 
-/// The answer to an [`Invocation`].
+/// The answer to an [`Invocation`], borrowing like it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct InvocationReply {
+pub struct InvocationReply<'a> {
     /// The reply payload.
-    #[serde(with = "serde_bytes")]
-    pub payload: Vec<u8>,
+    #[serde(borrow, with = "serde_bytes")]
+    pub payload: Cow<'a, [u8]>,
     /// The error, when the call failed.
     pub error: Option<String>,
     /// The host that ran it.
-    pub host: String,
+    #[serde(borrow)]
+    pub host: Cow<'a, str>,
+}
+
+/// Encodes an invocation or a reply into a buffer sized for its payload.
+pub fn encode_envelope<T: Serialize>(
+    envelope: &T,
+    payload_len: usize,
+) -> Result<Vec<u8>, trellis_codec::CodecError> {
+    // Field names, the ids and the operation fit in this allowance, so
+    // the buffer is allocated once.
+    let mut out = Vec::with_capacity(payload_len + 256);
+    trellis_codec::encode_into(envelope, &mut out)?;
+    Ok(out)
 }
 
 /// What a host runs, advertised on start, on change and in every heartbeat.

@@ -1,10 +1,11 @@
 //! Invocations across hosts: the calling side ([`RemoteCalls`], the bus's
 //! remote route) and the answering side (queue subscriptions per entity).
 
-use super::protocol::{Invocation, InvocationReply, Subjects};
+use super::protocol::{encode_envelope, Invocation, InvocationReply, Subjects};
 use crate::bus::{Bus, InvocationError, RemoteRoute};
-use async_nats::{Client, Message, RequestErrorKind};
+use async_nats::{Client, Message, Request, RequestErrorKind};
 use futures::future::BoxFuture;
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,52 +31,40 @@ impl RemoteCalls {
         }
     }
 
+    /// Sends one invocation. The envelope is encoded here, borrowing the
+    /// caller's strings and payload; `target` names the callee in errors.
     fn call(
         &self,
         subject: String,
-        origin: &str,
+        invocation: Invocation<'_>,
         target: String,
-        operation: &str,
-        payload: Vec<u8>,
     ) -> BoxFuture<'static, Result<Vec<u8>, InvocationError>> {
-        let invocation = Invocation {
-            id: format!(
-                "{}-{}",
-                self.host_id,
-                self.next_id.fetch_add(1, Ordering::Relaxed)
-            ),
-            origin: origin.to_string(),
-            target: target.clone(),
-            operation: operation.to_string(),
-            payload,
-            host: self.host_id.clone(),
-        };
+        let encoded = encode_envelope(&invocation, invocation.payload.len());
         let (client, timeout) = (self.client.clone(), self.timeout);
         Box::pin(async move {
-            let bytes =
-                trellis_codec::encode(&invocation).map_err(|e| InvocationError::Unreachable {
-                    target: target.clone(),
-                    message: e.to_string(),
-                })?;
-            let reply = tokio::time::timeout(timeout, client.request(subject, bytes.into()))
-                .await
-                .map_err(|_| InvocationError::Timeout {
-                    target: target.clone(),
-                    after: timeout,
-                })?
-                .map_err(|e| match e.kind() {
-                    RequestErrorKind::NoResponders => InvocationError::NoResponders {
-                        target: target.clone(),
-                    },
-                    RequestErrorKind::TimedOut => InvocationError::Timeout {
-                        target: target.clone(),
-                        after: timeout,
-                    },
-                    _ => InvocationError::Unreachable {
-                        target: target.clone(),
-                        message: e.to_string(),
-                    },
-                })?;
+            let bytes = encoded.map_err(|e| InvocationError::Unreachable {
+                target: target.clone(),
+                message: e.to_string(),
+            })?;
+            // The request's own timeout: one timer per call.
+            let request = Request::new().payload(bytes.into()).timeout(Some(timeout));
+            let reply =
+                client
+                    .send_request(subject, request)
+                    .await
+                    .map_err(|e| match e.kind() {
+                        RequestErrorKind::NoResponders => InvocationError::NoResponders {
+                            target: target.clone(),
+                        },
+                        RequestErrorKind::TimedOut => InvocationError::Timeout {
+                            target: target.clone(),
+                            after: timeout,
+                        },
+                        _ => InvocationError::Unreachable {
+                            target: target.clone(),
+                            message: e.to_string(),
+                        },
+                    })?;
             let reply: InvocationReply = trellis_codec::decode(&reply.payload).map_err(|e| {
                 InvocationError::Unreachable {
                     target: target.clone(),
@@ -83,14 +72,37 @@ impl RemoteCalls {
                 }
             })?;
             match reply.error {
-                None => Ok(reply.payload),
+                None => Ok(reply.payload.into_owned()),
                 Some(message) => Err(InvocationError::Remote {
                     target,
-                    host: reply.host,
+                    host: reply.host.into_owned(),
                     message,
                 }),
             }
         })
+    }
+
+    /// The fields every invocation from this host carries.
+    fn invocation<'a>(
+        &'a self,
+        origin: &'a str,
+        target: Cow<'a, str>,
+        operation: &'a str,
+        payload: &'a [u8],
+    ) -> Invocation<'a> {
+        Invocation {
+            id: format!(
+                "{}-{}",
+                self.host_id,
+                self.next_id.fetch_add(1, Ordering::Relaxed)
+            )
+            .into(),
+            origin: origin.into(),
+            target,
+            operation: operation.into(),
+            payload: payload.into(),
+            host: self.host_id.as_str().into(),
+        }
     }
 }
 
@@ -101,8 +113,12 @@ impl RemoteRoute for RemoteCalls {
         operation: &str,
         payload: Vec<u8>,
     ) -> BoxFuture<'static, Result<Vec<u8>, InvocationError>> {
-        let subject = self.subjects.actor(actor);
-        self.call(subject, "", format!("actor {actor}"), operation, payload)
+        let invocation = self.invocation("", actor.into(), operation, &payload);
+        self.call(
+            self.subjects.actor(actor),
+            invocation,
+            format!("actor {actor}"),
+        )
     }
 
     fn invoke_provider(
@@ -113,9 +129,13 @@ impl RemoteRoute for RemoteCalls {
         operation: &str,
         payload: Vec<u8>,
     ) -> BoxFuture<'static, Result<Vec<u8>, InvocationError>> {
-        let subject = self.subjects.provider(capability, binding);
-        let target = format!("{capability} (binding '{binding}')");
-        self.call(subject, actor, target, operation, payload)
+        let target = format!("{capability}/{binding}").into();
+        let invocation = self.invocation(actor, target, operation, &payload);
+        self.call(
+            self.subjects.provider(capability, binding),
+            invocation,
+            format!("{capability} (binding '{binding}')"),
+        )
     }
 }
 
@@ -128,23 +148,33 @@ pub enum Entity {
     Provider(String, String),
 }
 
+/// One entity served on its subject: what answering a call needs.
+pub struct Served {
+    /// The lattice connection replies go out on.
+    pub client: Client,
+    /// This host's id, named in every reply.
+    pub host_id: String,
+    /// What the subscription serves.
+    pub entity: Entity,
+}
+
 /// Answers one invocation that arrived from the lattice, from this host only.
-pub async fn answer(
-    client: Client,
-    bus: Arc<Bus>,
-    host_id: String,
-    entity: Entity,
-    message: Message,
-) {
-    let Some(reply_to) = message.reply.clone() else {
-        tracing::debug!(subject = %message.subject, "invocation without a reply subject dropped");
+pub async fn answer(served: Arc<Served>, bus: Arc<Bus>, message: Message) {
+    let Message {
+        subject,
+        reply,
+        payload,
+        ..
+    } = message;
+    let Some(reply_to) = reply else {
+        tracing::debug!(%subject, "invocation without a reply subject dropped");
         return;
     };
-    let outcome = match trellis_codec::decode::<Invocation>(&message.payload) {
+    let outcome = match trellis_codec::decode::<Invocation>(&payload) {
         Err(e) => Err(format!("malformed invocation: {e}")),
-        Ok(call) => match &entity {
+        Ok(call) => match &served.entity {
             Entity::Actor(actor) => {
-                bus.invoke_local_actor(actor, &call.operation, call.payload)
+                bus.invoke_local_actor(actor, &call.operation, call.payload.into_owned())
                     .await
             }
             Entity::Provider(capability, binding) => {
@@ -153,31 +183,32 @@ pub async fn answer(
                     capability,
                     binding,
                     &call.operation,
-                    call.payload,
+                    call.payload.into_owned(),
                 )
                 .await
             }
         }
         .map_err(|e| e.to_string()),
     };
-    let reply = match outcome {
+    let host = Cow::Borrowed(served.host_id.as_str());
+    let reply = match &outcome {
         Ok(payload) => InvocationReply {
-            payload,
+            payload: Cow::Borrowed(payload),
             error: None,
-            host: host_id,
+            host,
         },
         Err(error) => {
-            tracing::debug!(?entity, "remote invocation failed: {error}");
+            tracing::debug!(entity = ?served.entity, "remote invocation failed: {error}");
             InvocationReply {
-                payload: Vec::new(),
-                error: Some(error),
-                host: host_id,
+                payload: Cow::Borrowed(&[]),
+                error: Some(error.clone()),
+                host,
             }
         }
     };
-    match trellis_codec::encode(&reply) {
+    match encode_envelope(&reply, reply.payload.len()) {
         Ok(bytes) => {
-            if let Err(e) = client.publish(reply_to, bytes.into()).await {
+            if let Err(e) = served.client.publish(reply_to, bytes.into()).await {
                 tracing::warn!("cannot send an invocation reply: {e}");
             }
         }

@@ -191,6 +191,39 @@ async fn no_responders_fail_at_once_and_slow_targets_time_out() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_slow_remote_call_does_not_hold_up_the_next_to_the_same_actor() {
+    let nats = NatsServer::start();
+    let a = member(config(&nats, "x"), &["chaos_s"], &[chaos_library()]).await;
+    let b = member(config(&nats, "x"), &[], &[]).await;
+    let caller = Arc::clone(&b.0);
+    let slow = tokio::spawn(async move {
+        let sleep = b"trellis:chaos|default|Sleep|1500".to_vec();
+        caller.invoke(CHAOS_KEY, "CallCapability", sleep).await
+    });
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while a.0.bus().in_flight() == 0 {
+        assert!(Instant::now() < deadline, "the slow call never arrived");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+
+    let start = Instant::now();
+    let reply =
+        b.0.invoke(CHAOS_KEY, "Echo", b"meanwhile".to_vec())
+            .await
+            .expect("answered while the slow call runs");
+    assert_eq!(reply, b"meanwhile");
+    assert!(
+        start.elapsed() < Duration::from_millis(750) && !slow.is_finished(),
+        "waited {:?} behind the slow call",
+        start.elapsed()
+    );
+    slow.await
+        .expect("the slow caller ran")
+        .expect("the slow call succeeds");
+    leave(&[&a, &b]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn namespaces_on_one_server_do_not_see_each_other() {
     let nats = NatsServer::start();
     let blue = member(config(&nats, "blue"), &["echo_s"], &[]).await;

@@ -33,7 +33,7 @@ use trellis_host::{Host, HostBuilder};
 
 mod support;
 
-use support::{actor, human, latency_table, ratio, Background, NatsServer, Samples, ECHO_KEY};
+use support::{actor, human, latency_table, ratio, NatsServer, Process, Samples, ECHO_KEY};
 
 const CALLS_PER_ROUND: usize = 100;
 const IN_FLIGHT: usize = 64;
@@ -87,15 +87,15 @@ async fn respond(address: &str, reply_size: &str) {
 }
 
 /// Starts the raw responder in another process and waits until it listens.
-fn start_responder(address: &str, reply_size: usize) -> Background {
+fn start_responder(address: &str, reply_size: usize) -> Process {
     let exe = std::env::current_exe().expect("bench binary path");
-    let mut child = Command::new(exe)
-        .args([RESPONDER_ROLE, address, &reply_size.to_string()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the responder starts");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let responder = Background::new(child);
+    let mut responder = Process::spawn(
+        Command::new(exe)
+            .args([RESPONDER_ROLE, address, &reply_size.to_string()])
+            .stdout(Stdio::piped()),
+        "the raw responder",
+    );
+    let stdout = responder.take_stdout().expect("piped stdout");
     let mut line = String::new();
     BufReader::new(stdout)
         .read_line(&mut line)
@@ -105,23 +105,23 @@ fn start_responder(address: &str, reply_size: usize) -> Background {
 }
 
 /// Starts `trellis up` with the echo actor, joined to the lattice at `address`.
-fn start_actor_host(address: &str, folder: &std::path::Path) -> Background {
+fn start_actor_host(address: &str, folder: &std::path::Path) -> Process {
     let manifest = folder.join("echo.yaml");
     std::fs::write(
         &manifest,
         format!("actors: [{}]\n", actor("echo_s").display()),
     )
     .expect("writes the manifest");
-    let child = Command::new(env!("CARGO_BIN_EXE_trellis"))
-        .arg("up")
-        .arg("--manifest")
-        .arg(&manifest)
-        .args(["--lattice-host", address])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("trellis up starts");
-    Background::new(child)
+    Process::spawn(
+        Command::new(support::trellis_binary())
+            .arg("up")
+            .arg("--manifest")
+            .arg(&manifest)
+            .args(["--lattice-host", address])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null()),
+        "trellis up",
+    )
 }
 
 async fn member(address: &str) -> (Arc<Host>, Arc<lattice::Lattice>) {

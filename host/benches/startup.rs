@@ -34,7 +34,7 @@
 //! ```
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use trellis_claims::nkeys::KeyPair;
 use trellis_claims::SigningRequest;
@@ -44,7 +44,7 @@ use wasmtime::{Linker, Store};
 
 mod support;
 
-use support::{human, ratio, Samples};
+use support::{human, ratio, NatsServer, Process, Samples};
 
 /// Starts per fleet size and cache state (shared code).
 const RUNS: usize = 5;
@@ -145,12 +145,13 @@ struct Started {
 }
 
 /// Starts `trellis up` on the first `count` actors of `fleet` with the code
-/// cache in `cache`, waits until it serves, measures, and kills it.
-fn start(fleet: &Fleet, count: usize, cache: &Path) -> Started {
+/// cache in `cache` (joined to the lattice at `lattice`, when given), waits
+/// until it serves, measures, and kills it.
+fn start(fleet: &Fleet, count: usize, cache: &Path, lattice: Option<&str>) -> Started {
     let port = support::free_port();
     let manifest = fleet.manifest(count, port);
-    let started = Instant::now();
-    let mut child = Command::new(support::trellis_binary())
+    let mut command = Command::new(support::trellis_binary());
+    command
         .arg("up")
         .arg("--manifest")
         .arg(&manifest)
@@ -158,30 +159,33 @@ fn start(fleet: &Fleet, count: usize, cache: &Path) -> Started {
         .arg(cache)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("trellis starts");
-    let serving = until_served(&mut child, port, started);
-    let rss_kib = resident_kib(child.id());
-    let _ = child.kill();
-    let _ = child.wait();
+        .stderr(Stdio::null());
+    if let Some(address) = lattice {
+        // A namespace per start: no host sees the killed hosts before it.
+        command
+            .args(["--lattice-host", address])
+            .args(["--lattice-namespace", &format!("startup-{port}")]);
+    }
+    let started = Instant::now();
+    let mut host = Process::spawn(&mut command, "trellis up");
+    let serving = until_served(&mut host, port, started);
+    let rss_kib = resident_kib(host.id());
     Started { serving, rss_kib }
 }
 
-fn until_served(child: &mut Child, port: u16, started: Instant) -> Duration {
+fn until_served(host: &mut Process, port: u16, started: Instant) -> Duration {
     loop {
         if support::http_get(port, "/bench").is_some_and(|reply| reply.starts_with("HTTP/1.1 200"))
         {
             return started.elapsed();
         }
-        if let Ok(Some(status)) = child.try_wait() {
+        if let Some(status) = host.exited() {
             panic!("trellis up exited before serving: {status}");
         }
-        if started.elapsed() > DEADLINE {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("trellis up did not serve within {DEADLINE:?}");
-        }
+        assert!(
+            started.elapsed() < DEADLINE,
+            "trellis up did not serve within {DEADLINE:?}"
+        );
         std::thread::sleep(Duration::from_millis(2));
     }
 }
@@ -205,7 +209,7 @@ fn median_of(values: &mut [u64]) -> u64 {
     values[values.len() / 2]
 }
 
-fn shared_code() {
+fn shared_code(lattice: Option<&str>) {
     let fleet = Fleet::sign(*FLEETS.iter().max().unwrap_or(&1), false);
     let mut cold: Vec<Samples> = FLEETS.iter().map(|_| Samples::default()).collect();
     let mut warm: Vec<Samples> = FLEETS.iter().map(|_| Samples::default()).collect();
@@ -215,8 +219,8 @@ fn shared_code() {
     for _ in 0..RUNS {
         for (i, &count) in FLEETS.iter().enumerate() {
             let cache = tempfile::tempdir().expect("temp folder");
-            cold[i].push(start(&fleet, count, cache.path()).serving);
-            let run = start(&fleet, count, cache.path());
+            cold[i].push(start(&fleet, count, cache.path(), lattice).serving);
+            let run = start(&fleet, count, cache.path(), lattice);
             warm[i].push(run.serving);
             rss[i].push(run.rss_kib);
         }
@@ -253,15 +257,15 @@ fn shared_code() {
     println!("| {} | {} | {per_actor:.0} KiB |\n", mib(one), mib(many));
 }
 
-fn restart() {
+fn restart(lattice: Option<&str>) {
     let fleet = Fleet::sign(DISTINCT, true);
     let (mut cold, mut warm) = (Samples::default(), Samples::default());
     // A cold start compiles every module: seconds each, so fewer of them.
     for _ in 0..COLD_RUNS {
         let cache = tempfile::tempdir().expect("temp folder");
-        cold.push(start(&fleet, DISTINCT, cache.path()).serving);
+        cold.push(start(&fleet, DISTINCT, cache.path(), lattice).serving);
         for _ in 0..RESTARTS_PER_COLD {
-            warm.push(start(&fleet, DISTINCT, cache.path()).serving);
+            warm.push(start(&fleet, DISTINCT, cache.path(), lattice).serving);
         }
     }
     println!("### Start-up to serving, {DISTINCT} actors with distinct code\n");
@@ -349,8 +353,11 @@ async fn instantiation() {
 #[tokio::main]
 async fn main() {
     let started = Instant::now();
-    shared_code();
-    restart();
+    // A binary built with the lattice feature joins a lattice at start.
+    let nats = cfg!(feature = "lattice").then(NatsServer::start);
+    let lattice = nats.as_ref().map(|nats| nats.address.as_str());
+    shared_code(lattice);
+    restart(lattice);
     instantiation().await;
     println!("(bench took {})", human(started.elapsed()));
 }

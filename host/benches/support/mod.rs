@@ -7,7 +7,7 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub const ECHO_KEY: &str = "MABDHSD55WXG7HMUURJCTYQBD7KYIV2HAYK5YBBVQDLZBPHE4FQRTOVD";
@@ -83,6 +83,16 @@ impl Process {
     /// The child's process id.
     pub fn id(&self) -> u32 {
         self.0.id()
+    }
+
+    /// The exit status, if the child has ended.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.0.try_wait().ok().flatten()
+    }
+
+    /// The child's standard output, when it was piped (once).
+    pub fn take_stdout(&mut self) -> Option<ChildStdout> {
+        self.0.stdout.take()
     }
 }
 
@@ -215,21 +225,4 @@ pub fn latency_table(rows: &mut [(&str, &mut Samples)]) {
         );
     }
     println!();
-}
-
-/// A child process (a server, another host) killed when dropped, so that a
-/// failing bench leaves nothing behind.
-pub struct Background(Child);
-
-impl Background {
-    pub fn new(child: Child) -> Background {
-        Background(child)
-    }
-}
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }

@@ -114,21 +114,52 @@ impl ActorEngine {
 /// The code cache in `dir`, or `None` (with a warning naming it) when the
 /// folder cannot be used: the host then compiles every module, as without one.
 fn open_code_cache(dir: &Path) -> Option<Cache> {
-    let mut config = CacheConfig::new();
-    config.with_directory(dir);
-    match Cache::new(config) {
+    match private_folder(dir).and_then(|dir| {
+        let mut config = CacheConfig::new();
+        config.with_directory(dir);
+        Cache::new(config).map_err(|e| format!("{e:#}"))
+    }) {
         Ok(cache) => {
             tracing::debug!(dir = %dir.display(), "compiled code is cached");
             Some(cache)
         }
-        Err(e) => {
+        Err(reason) => {
             tracing::warn!(
-                "cannot use {} as the code cache, compiling every module instead: {e:#}",
+                "cannot use {} as the code cache, compiling every module instead: {reason}",
                 dir.display()
             );
             None
         }
     }
+}
+
+/// Creates `dir` readable by its owner only when missing, and refuses a
+/// folder that other users may write to: the host runs the native code it
+/// finds there.
+fn private_folder(dir: &Path) -> Result<std::path::PathBuf, String> {
+    let dir = std::path::absolute(dir).map_err(|e| e.to_string())?;
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(&dir).map_err(|e| e.to_string())?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&dir)
+            .map_err(|e| e.to_string())?
+            .permissions()
+            .mode();
+        if mode & 0o022 != 0 {
+            return Err(format!(
+                "other users may write to it (mode {:o}); make it private \
+                 (chmod go-w {}) or pick another folder",
+                mode & 0o7777,
+                dir.display()
+            ));
+        }
+    }
+    Ok(dir)
 }
 
 fn wasmtime_config(config: &HostConfig) -> Config {

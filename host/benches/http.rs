@@ -25,6 +25,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use support::{free_port, NatsServer, Process, ECHO_KEY};
 
+// The allocator the `trellis` binary runs with, so that the baseline's HTTP
+// stack allocates as fast as Trellis' own does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Interleaved rounds of every server.
 const ROUNDS: usize = 3;
 /// Length of each wrk run.

@@ -59,6 +59,8 @@ fn main() {
 struct Target {
     name: &'static str,
     port: u16,
+    /// The processes that serve it, by role, whose CPU time is measured.
+    processes: Vec<(&'static str, u32)>,
     runs: Vec<WrkRun>,
 }
 
@@ -68,40 +70,55 @@ fn run() {
     let (bare_port, single_port, double_port) = (free_port(), free_port(), free_port());
 
     let exe = std::env::current_exe().expect("bench binary path");
-    let _bare = Process::spawn(
+    let bare = Process::spawn(
         Command::new(exe).args(["--serve-bare-echo", &bare_port.to_string()]),
         "bare hyper echo",
     );
     let single = folder.path().join("single.yaml");
     write_manifest(&single, true, true, Some(single_port));
-    let _single = trellis_up(&nats, "bench-single", &single);
+    let single = trellis_up(&nats, "bench-single", &single);
     let providers = folder.path().join("providers.yaml");
     write_manifest(&providers, false, true, None);
     let actor = folder.path().join("actor.yaml");
     write_manifest(&actor, true, false, Some(double_port));
-    let _provider_host = trellis_up(&nats, "bench-double", &providers);
-    let _actor_host = trellis_up(&nats, "bench-double", &actor);
+    let provider_host = trellis_up(&nats, "bench-double", &providers);
+    let actor_host = trellis_up(&nats, "bench-double", &actor);
 
     let mut targets = [
-        ("bare hyper echo", bare_port),
-        ("Trellis, one host", single_port),
-        ("Trellis, two hosts (NATS)", double_port),
+        ("bare hyper echo", bare_port, vec![("server", bare.id())]),
+        (
+            "Trellis, one host",
+            single_port,
+            vec![("host", single.id())],
+        ),
+        (
+            "Trellis, two hosts (NATS)",
+            double_port,
+            vec![
+                ("provider host", provider_host.id()),
+                ("actor host", actor_host.id()),
+                ("nats-server", nats.id()),
+            ],
+        ),
     ]
-    .map(|(name, port)| Target {
+    .map(|(name, port, processes)| Target {
         name,
         port,
+        processes,
         runs: Vec::new(),
     });
     for target in &targets {
         wait_until_echoed(target.port, target.name);
-        wrk(target.port, 1); // warm up: connections, pools, caches
+        wrk(target, 1); // warm up: connections, pools, caches
     }
     for _ in 0..ROUNDS {
         for target in &mut targets {
-            target.runs.push(wrk(target.port, RUN_SECONDS));
+            let run = wrk(target, RUN_SECONDS);
+            target.runs.push(run);
         }
     }
     print_table(&mut targets);
+    print_cpu_table(&targets);
 }
 
 /// A manifest with the echo actor and/or the HTTP server provider, and the
@@ -151,21 +168,36 @@ fn wait_until_echoed(port: u16, name: &str) {
 
 /// What one wrk run measured.
 struct WrkRun {
+    requests: u64,
     requests_per_second: f64,
     p50: Duration,
     p99: Duration,
     errors: u64,
+    /// CPU time each of the target's processes used during the run.
+    cpu: Vec<Duration>,
 }
 
-fn wrk(port: u16, seconds: u32) -> WrkRun {
+fn wrk(target: &Target, seconds: u32) -> WrkRun {
+    let cpu_before: Vec<Duration> = target
+        .processes
+        .iter()
+        .map(|(_, pid)| support::cpu_time(*pid))
+        .collect();
     let output = Command::new("wrk")
         .args(["-t2", &format!("-c{CONNECTIONS}"), &format!("-d{seconds}s")])
         .arg("--latency")
-        .arg(format!("http://127.0.0.1:{port}{PATH}"))
+        .arg(format!("http://127.0.0.1:{}{PATH}", target.port))
         .output()
         .expect("wrk runs");
     let text = String::from_utf8_lossy(&output.stdout);
-    parse_wrk(&text).unwrap_or_else(|| panic!("cannot read wrk's output:\n{text}"))
+    let mut run = parse_wrk(&text).unwrap_or_else(|| panic!("cannot read wrk's output:\n{text}"));
+    run.cpu = target
+        .processes
+        .iter()
+        .zip(cpu_before)
+        .map(|((_, pid), before)| support::cpu_time(*pid).saturating_sub(before))
+        .collect();
+    run
 }
 
 /// Reads requests/s, the 50% and 99% latencies and the error count.
@@ -182,7 +214,16 @@ fn parse_wrk(text: &str) -> Option<WrkRun> {
         .flat_map(|l| l.split(|c: char| !c.is_ascii_digit()))
         .filter_map(|n| n.parse::<u64>().ok())
         .sum();
+    let requests = text
+        .lines()
+        .find(|line| line.contains("requests in"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
     Some(WrkRun {
+        requests,
+        cpu: Vec::new(),
         requests_per_second: field("Requests/sec:")?.parse().ok()?,
         p50: parse_latency(field("50%")?)?,
         p99: parse_latency(field("99%")?)?,
@@ -239,6 +280,41 @@ fn print_table(targets: &mut [Target]) {
             support::human(median(target.runs.iter().map(|r| r.p50).collect())),
             support::human(median(target.runs.iter().map(|r| r.p99).collect())),
             target.runs.iter().map(|r| r.errors).sum::<u64>(),
+        );
+    }
+    println!();
+}
+
+/// CPU time per request of each serving process, over all rounds: where a
+/// request's work goes, robust to the machine's noise in a way rates are not.
+fn print_cpu_table(targets: &[Target]) {
+    println!("CPU time per request (user + system, all rounds, from /proc)\n");
+    println!("| server | CPU per request | vs bare hyper | by process |");
+    println!("|---|---|---|---|");
+    let per_request = |target: &Target, process: usize| {
+        let requests: u64 = target.runs.iter().map(|r| r.requests).sum();
+        let cpu: Duration = target.runs.iter().map(|r| r.cpu[process]).sum();
+        cpu / requests.max(1) as u32
+    };
+    let total = |target: &Target| -> Duration {
+        (0..target.processes.len())
+            .map(|process| per_request(target, process))
+            .sum()
+    };
+    let bare = total(&targets[0]);
+    for target in targets {
+        let by_process: Vec<String> = target
+            .processes
+            .iter()
+            .enumerate()
+            .map(|(i, (role, _))| format!("{role} {}", support::human(per_request(target, i))))
+            .collect();
+        println!(
+            "| {} | {} | {} | {} |",
+            target.name,
+            support::human(total(target)),
+            support::ratio(total(target), bare),
+            by_process.join(", ")
         );
     }
     println!();

@@ -111,6 +111,11 @@ pub struct NatsServer {
 }
 
 impl NatsServer {
+    /// The server's process id.
+    pub fn id(&self) -> u32 {
+        self._process.id()
+    }
+
     pub fn start() -> NatsServer {
         let port = free_port();
         let process = Process::spawn(
@@ -225,4 +230,29 @@ pub fn latency_table(rows: &mut [(&str, &mut Samples)]) {
         );
     }
     println!();
+}
+
+/// CPU time (user + system) process `pid` has used so far, from `/proc`.
+pub fn cpu_time(pid: u32) -> Duration {
+    static TICKS_PER_SECOND: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    let ticks_per_second = *TICKS_PER_SECOND.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|out| String::from_utf8_lossy(&out.stdout).trim().parse().ok())
+            .unwrap_or(100.0)
+    });
+    let stat =
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("reads /proc/<pid>/stat");
+    // The command name (in parentheses) may hold spaces: count fields after it.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks: f64 = [11, 12] // utime and stime, fields 14 and 15 of stat(5)
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
+        .sum();
+    Duration::from_secs_f64(ticks / ticks_per_second)
 }

@@ -23,7 +23,7 @@
 #![deny(unsafe_code)]
 
 use serde::Deserialize;
-use trellis_actor::codec::{self, core::HealthRequest};
+use trellis_actor::codec;
 use trellis_actor::{actor, host_call, http, HandlerResult, DEFAULT_BINDING};
 
 /// The capability `SlowCall` uses; the host test harness provides it.
@@ -43,7 +43,7 @@ trellis_actor::actor! {
     "RepeatCall" => repeat_call,
     "SlowCall" => slow_call,
     http::OP_HANDLE_REQUEST => handle_request,
-    trellis_actor::OP_HEALTH_REQUEST => health,
+    trellis_actor::OP_HEALTH_REQUEST => trellis_actor::health,
 }
 
 /// Traps the instance right here.
@@ -199,16 +199,12 @@ fn handle_request(payload: &[u8]) -> HandlerResult {
     })
 }
 
-fn health(payload: &[u8]) -> HandlerResult {
-    let _: HealthRequest = codec::decode(payload)?;
-    Ok(Vec::new())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::cell::RefCell;
     use std::rc::Rc;
+    use trellis_actor::codec::core::HealthRequest;
     use trellis_actor::testing::{call, set_host};
 
     type Seen = Rc<RefCell<Vec<(String, String, String, Vec<u8>)>>>;

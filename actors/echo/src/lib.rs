@@ -12,7 +12,6 @@
 #![deny(unsafe_code)]
 
 use std::collections::BTreeMap;
-use trellis_actor::codec::{self, core::HealthRequest};
 use trellis_actor::http::{self, ResponseExt};
 use trellis_actor::HandlerResult;
 
@@ -21,7 +20,7 @@ pub const VERSION: u32 = if cfg!(feature = "v2") { 2 } else { 1 };
 
 trellis_actor::actor! {
     http::OP_HANDLE_REQUEST => handle_request,
-    trellis_actor::OP_HEALTH_REQUEST => health,
+    trellis_actor::OP_HEALTH_REQUEST => trellis_actor::health,
 }
 
 fn handle_request(payload: &[u8]) -> HandlerResult {
@@ -43,14 +42,10 @@ fn handle_request(payload: &[u8]) -> HandlerResult {
     })
 }
 
-fn health(payload: &[u8]) -> HandlerResult {
-    let _: HealthRequest = codec::decode(payload)?;
-    Ok(Vec::new())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use trellis_actor::codec::{self, core::HealthRequest};
     use trellis_actor::testing::call;
 
     #[test]

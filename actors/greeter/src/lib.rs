@@ -13,13 +13,13 @@
 
 #![deny(unsafe_code)]
 
-use trellis_actor::codec::{self, core::HealthRequest};
+use trellis_actor::codec;
 use trellis_actor::http::{self, ResponseExt};
 use trellis_actor::HandlerResult;
 
 trellis_actor::actor! {
     http::OP_HANDLE_REQUEST => handle_request,
-    trellis_actor::OP_HEALTH_REQUEST => health,
+    trellis_actor::OP_HEALTH_REQUEST => trellis_actor::health,
 }
 
 /// The value of the `actor` parameter of `query`, when it names an actor (`M…`).
@@ -64,14 +64,10 @@ fn text(response: http::Response) -> http::Response {
     response.with_header("content-type", "text/plain; charset=utf-8")
 }
 
-fn health(payload: &[u8]) -> HandlerResult {
-    let _: HealthRequest = codec::decode(payload)?;
-    Ok(Vec::new())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use trellis_actor::codec::core::HealthRequest;
     use trellis_actor::testing::{call, set_host};
 
     const OTHER: &str = "MB4OLDIC3TCZ4Q4TGGOVAZC43VXFE2JQVRAXQMQFXUCREOOFEKOKZTY2";

@@ -89,6 +89,14 @@ pub type HandlerResult<T = Vec<u8>> = Result<T, Box<dyn std::error::Error + Send
 /// A handler for one operation: gets the call's payload, returns the reply.
 pub type Handler = fn(&[u8]) -> HandlerResult;
 
+/// The standard answer to [`OP_HEALTH_REQUEST`]: an empty reply once the
+/// payload is a `HealthRequest`. Register it as
+/// `trellis_actor::OP_HEALTH_REQUEST => trellis_actor::health`.
+pub fn health(payload: &[u8]) -> HandlerResult {
+    let _: codec::core::HealthRequest = codec::decode(payload)?;
+    Ok(Vec::new())
+}
+
 static HANDLERS: Mutex<BTreeMap<String, Handler>> = Mutex::new(BTreeMap::new());
 
 /// Registers `handler` for operation `op`, replacing any earlier one.
@@ -161,10 +169,9 @@ pub(crate) fn guest_call(op_len: i32, msg_len: i32) -> i32 {
 /// ```
 /// # use trellis_actor::HandlerResult;
 /// # fn handle_request(_: &[u8]) -> HandlerResult { Ok(vec![]) }
-/// # fn health(_: &[u8]) -> HandlerResult { Ok(vec![]) }
 /// trellis_actor::actor! {
 ///     "HandleRequest" => handle_request,
-///     trellis_actor::OP_HEALTH_REQUEST => health,
+///     trellis_actor::OP_HEALTH_REQUEST => trellis_actor::health,
 /// }
 /// ```
 #[macro_export]

@@ -10,13 +10,12 @@
 
 #![deny(unsafe_code)]
 
-use trellis_actor::codec::{self, core::HealthRequest};
 use trellis_actor::http::{self, ResponseExt};
 use trellis_actor::{keyvalue, HandlerResult};
 
 trellis_actor::actor! {
     http::OP_HANDLE_REQUEST => handle_request,
-    trellis_actor::OP_HEALTH_REQUEST => health,
+    trellis_actor::OP_HEALTH_REQUEST => trellis_actor::health,
 }
 
 /// The key that counts requests to `path`.
@@ -37,11 +36,6 @@ fn handle_request(payload: &[u8]) -> HandlerResult {
     })
 }
 
-fn health(payload: &[u8]) -> HandlerResult {
-    let _: HealthRequest = codec::decode(payload)?;
-    Ok(Vec::new())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,6 +43,7 @@ mod tests {
     use std::collections::HashMap;
     use std::rc::Rc;
     use trellis_actor::codec::keyvalue::{AddRequest, AddResponse};
+    use trellis_actor::codec::{self, core::HealthRequest};
     use trellis_actor::testing::{call, set_host};
 
     fn get(path: &str) -> http::Response {

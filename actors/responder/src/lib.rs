@@ -12,12 +12,11 @@
 
 #![deny(unsafe_code)]
 
-use trellis_actor::codec::{self, core::HealthRequest};
 use trellis_actor::{messaging, HandlerResult};
 
 trellis_actor::actor! {
     messaging::OP_DELIVER_MESSAGE => deliver_message,
-    trellis_actor::OP_HEALTH_REQUEST => health,
+    trellis_actor::OP_HEALTH_REQUEST => trellis_actor::health,
 }
 
 /// The reply's body for a request carrying `body`.
@@ -35,16 +34,12 @@ fn deliver_message(payload: &[u8]) -> HandlerResult {
     Ok(Vec::new())
 }
 
-fn health(payload: &[u8]) -> HandlerResult {
-    let _: HealthRequest = codec::decode(payload)?;
-    Ok(Vec::new())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::cell::RefCell;
     use std::rc::Rc;
+    use trellis_actor::codec::{self, core::HealthRequest};
     use trellis_actor::messaging::BrokerMessage;
     use trellis_actor::testing::{call, set_host};
 

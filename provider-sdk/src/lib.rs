@@ -77,6 +77,24 @@ pub struct ActorBinding {
     pub values: HashMap<String, String>,
 }
 
+impl ActorBinding {
+    /// A binding of `actor` with `values`, as a provider's own tests make them:
+    ///
+    /// ```
+    /// let binding = trellis_provider_sdk::ActorBinding::new("MACTOR", &[("PORT", "8080")]);
+    /// assert_eq!(binding.values["PORT"], "8080");
+    /// ```
+    pub fn new(actor: &str, values: &[(&str, &str)]) -> ActorBinding {
+        ActorBinding {
+            actor: actor.to_string(),
+            values: values
+                .iter()
+                .map(|(key, value)| (key.to_string(), value.to_string()))
+                .collect(),
+        }
+    }
+}
+
 /// What a provider says about itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Descriptor {

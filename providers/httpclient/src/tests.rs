@@ -137,16 +137,6 @@ fn provider() -> HttpClientProvider {
     HttpClientProvider::new().unwrap()
 }
 
-fn binding(actor: &str, pairs: &[(&str, &str)]) -> ActorBinding {
-    ActorBinding {
-        actor: actor.to_string(),
-        values: pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    }
-}
-
 fn get(url: String) -> http::Request {
     http::Request {
         method: "GET".into(),
@@ -240,7 +230,7 @@ async fn a_slow_server_times_out_after_the_bound_timeout() {
     let addr = start_server().await;
     let provider = provider();
     provider
-        .bind_actor(binding(ACTOR, &[("TIMEOUT_MS", "200")]))
+        .bind_actor(ActorBinding::new(ACTOR, &[("TIMEOUT_MS", "200")]))
         .unwrap();
     let url = format!("http://{addr}/slow");
     let started = Instant::now();
@@ -259,7 +249,7 @@ async fn responses_over_the_limit_are_errors() {
     let addr = start_server().await;
     let provider = provider();
     provider
-        .bind_actor(binding(ACTOR, &[("MAX_RESPONSE_BYTES", "1000")]))
+        .bind_actor(ActorBinding::new(ACTOR, &[("MAX_RESPONSE_BYTES", "1000")]))
         .unwrap();
     // Declared too large (content-length), and found too large while reading.
     for path in ["/big", "/stream"] {
@@ -342,7 +332,7 @@ fn bindings_set_and_reset_the_limits() {
     let provider = provider();
     assert_eq!(provider.config_for(ACTOR), ClientConfig::default());
     provider
-        .bind_actor(binding(
+        .bind_actor(ActorBinding::new(
             ACTOR,
             &[("TIMEOUT_MS", "1500"), ("MAX_RESPONSE_BYTES", "64")],
         ))
@@ -353,7 +343,7 @@ fn bindings_set_and_reset_the_limits() {
     assert_eq!(provider.config_for("MOTHER"), ClientConfig::default());
 
     let e = provider
-        .bind_actor(binding(ACTOR, &[("TIMEOUT_MS", "never")]))
+        .bind_actor(ActorBinding::new(ACTOR, &[("TIMEOUT_MS", "never")]))
         .unwrap_err();
     assert!(e.message().contains("TIMEOUT_MS"), "{e}");
     // A refused rebinding leaves the previous values.
@@ -361,7 +351,7 @@ fn bindings_set_and_reset_the_limits() {
 
     provider.remove_actor(ACTOR).unwrap();
     assert_eq!(provider.config_for(ACTOR), ClientConfig::default());
-    provider.bind_actor(binding(ACTOR, &[])).unwrap();
+    provider.bind_actor(ActorBinding::new(ACTOR, &[])).unwrap();
     provider.stop();
     assert_eq!(provider.config_for(ACTOR), ClientConfig::default());
 }

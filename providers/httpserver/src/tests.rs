@@ -67,20 +67,10 @@ fn provider() -> HttpServerProvider<TestActor> {
     HttpServerProvider::with_handler(TestActor)
 }
 
-fn binding(actor: &str, pairs: &[(&str, &str)]) -> ActorBinding {
-    ActorBinding {
-        actor: actor.to_string(),
-        values: pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    }
-}
-
 /// Binds `actor` on a free port and returns its address.
 fn bind_free(provider: &HttpServerProvider<TestActor>, actor: &str) -> SocketAddr {
     provider
-        .bind_actor(binding(actor, &[("PORT", "0")]))
+        .bind_actor(ActorBinding::new(actor, &[("PORT", "0")]))
         .unwrap();
     // The newest server is the last one.
     *provider.local_addrs(actor).last().unwrap()
@@ -209,7 +199,10 @@ async fn actor_failures_become_500() {
 async fn large_bodies_get_413() {
     let provider = provider();
     provider
-        .bind_actor(binding(ACTOR, &[("PORT", "0"), ("MAX_BODY_BYTES", "4")]))
+        .bind_actor(ActorBinding::new(
+            ACTOR,
+            &[("PORT", "0"), ("MAX_BODY_BYTES", "4")],
+        ))
         .unwrap();
     let addr = provider.local_addr(ACTOR).unwrap();
 
@@ -266,7 +259,7 @@ async fn a_taken_port_fails_the_binding() {
     let addr = bind_free(&provider, ACTOR);
     let port = addr.port().to_string();
     let e = provider
-        .bind_actor(binding("MOTHER", &[("PORT", &port)]))
+        .bind_actor(ActorBinding::new("MOTHER", &[("PORT", &port)]))
         .unwrap_err();
     assert!(e.message().contains(&format!("port {port}")), "{e}");
     assert!(e.message().contains("MOTHER"), "{e}");
@@ -275,11 +268,11 @@ async fn a_taken_port_fails_the_binding() {
     assert_eq!(get(addr, "/teapot").await.status.as_u16(), 418);
 
     let e = provider
-        .bind_actor(binding("MOTHER", &[("PORT", "http")]))
+        .bind_actor(ActorBinding::new("MOTHER", &[("PORT", "http")]))
         .unwrap_err();
     assert!(e.message().contains("'http'"), "{e}");
     let e = provider
-        .bind_actor(binding(
+        .bind_actor(ActorBinding::new(
             "MOTHER",
             &[("PORT", "0"), ("ADDRESS", "not an address")],
         ))
@@ -324,7 +317,7 @@ async fn removing_frees_the_port_at_once_and_finishes_requests_in_flight() {
 
     // Binding the same port again right away works and serves.
     provider
-        .bind_actor(binding(ACTOR, &[("PORT", &port)]))
+        .bind_actor(ActorBinding::new(ACTOR, &[("PORT", &port)]))
         .unwrap();
     assert_eq!(provider.local_addr(ACTOR), Some(addr));
     assert_eq!(get(addr, "/teapot").await.status.as_u16(), 418);
@@ -343,7 +336,7 @@ async fn each_binding_of_an_actor_gets_its_own_server() {
 
     // Same port: the old server lets go and the new one takes it.
     provider
-        .bind_actor(binding(
+        .bind_actor(ActorBinding::new(
             ACTOR,
             &[("PORT", &first.port().to_string()), ("MAX_BODY_BYTES", "2")],
         ))
@@ -366,7 +359,7 @@ async fn each_binding_of_an_actor_gets_its_own_server() {
     let blocker = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let taken = blocker.local_addr().unwrap().port().to_string();
     provider
-        .bind_actor(binding(ACTOR, &[("PORT", &taken)]))
+        .bind_actor(ActorBinding::new(ACTOR, &[("PORT", &taken)]))
         .unwrap_err();
     assert_eq!(provider.local_addrs(ACTOR), [first, second]);
 

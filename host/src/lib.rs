@@ -32,6 +32,7 @@ mod host;
 pub mod lattice;
 pub mod provider;
 pub mod reconcile;
+mod sync;
 pub mod watch;
 
 pub use apply::Applied;

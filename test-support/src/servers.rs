@@ -1,0 +1,346 @@
+//! Real servers the tests talk to: `nats-server` and `redis-server`, each on
+//! a free loopback port, ready when returned, killed when dropped.
+
+use crate::{free_port, Process};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a server may take to accept connections.
+const STARTUP: Duration = Duration::from_secs(10);
+/// How many free ports a start tries: a port found free may be taken before
+/// the server binds it.
+const PORT_TRIES: usize = 5;
+
+/// A `nats-server` on 127.0.0.1, killed when dropped.
+pub struct NatsServer {
+    server: Server,
+    _config_dir: tempfile::TempDir,
+}
+
+impl NatsServer {
+    /// Starts a server on a free port and waits until it greets clients.
+    pub fn start() -> NatsServer {
+        NatsServer::with_config("")
+    }
+
+    /// Starts a server with `config` (nats-server configuration lines, e.g. a
+    /// `leafnodes` or `http` block) after its `listen` line.
+    pub fn with_config(config: &str) -> NatsServer {
+        let dir = tempfile::tempdir().expect("a temporary folder for nats.conf");
+        let file = dir.path().join("nats.conf");
+        let server = Server::start(NATS, |port| {
+            std::fs::write(&file, format!("listen: 127.0.0.1:{port}\n{config}\n"))
+                .expect("nats.conf is written");
+            vec!["-c".to_owned(), file.display().to_string()]
+        });
+        NatsServer {
+            server,
+            _config_dir: dir,
+        }
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.server.port
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.server.port)
+    }
+
+    /// `nats://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.server.port)
+    }
+
+    /// The server's process id; panics while it is killed.
+    pub fn id(&self) -> u32 {
+        self.server.id()
+    }
+
+    /// Kills the server (SIGKILL) and waits for it to exit.
+    pub fn kill(&mut self) {
+        self.server.kill();
+    }
+
+    /// Kills the server if it runs and starts it again on its port, with its
+    /// configuration.
+    pub fn restart(&mut self) {
+        self.server.restart();
+    }
+}
+
+/// A `redis-server` on 127.0.0.1 that saves nothing to disk, killed when dropped.
+pub struct RedisServer {
+    server: Server,
+}
+
+impl RedisServer {
+    /// Starts a server on a free port and waits until it answers `PING`.
+    pub fn start() -> RedisServer {
+        RedisServer {
+            server: Server::start(REDIS, redis_args),
+        }
+    }
+
+    /// A server that does not run yet, on a port that is free now: start it
+    /// with [`RedisServer::restart`].
+    pub fn stopped() -> RedisServer {
+        let port = free_port();
+        RedisServer {
+            server: Server {
+                kind: REDIS,
+                port,
+                args: redis_args(port),
+                process: None,
+                paused: false,
+            },
+        }
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.server.port
+    }
+
+    /// `redis://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.server.port)
+    }
+
+    /// The server's process id; panics while it is killed.
+    pub fn id(&self) -> u32 {
+        self.server.id()
+    }
+
+    /// Kills the server (SIGKILL) and waits for it to exit.
+    pub fn kill(&mut self) {
+        self.server.kill();
+    }
+
+    /// Kills the server if it runs and starts it (again) on its port.
+    pub fn restart(&mut self) {
+        self.server.restart();
+    }
+
+    /// Freezes the server (SIGSTOP): connections stay open, nothing answers.
+    pub fn pause(&mut self) {
+        self.server.pause();
+    }
+
+    /// Undoes [`RedisServer::pause`].
+    pub fn resume(&mut self) {
+        self.server.resume();
+    }
+}
+
+fn redis_args(port: u16) -> Vec<String> {
+    let dir = std::env::temp_dir().to_string_lossy().into_owned();
+    let port = port.to_string();
+    [
+        "--port",
+        &port,
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        &dir,
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+/// What differs between the servers: the program and how to tell it is ready.
+#[derive(Clone, Copy)]
+struct Kind {
+    program: &'static str,
+    /// Whether the server on this loopback port answers like itself.
+    ready: fn(&mut TcpStream) -> bool,
+}
+
+const NATS: Kind = Kind {
+    program: "nats-server",
+    ready: greets_with_info,
+};
+
+const REDIS: Kind = Kind {
+    program: "redis-server",
+    ready: answers_ping,
+};
+
+/// One server process on a loopback port, restartable on the same port.
+struct Server {
+    kind: Kind,
+    port: u16,
+    args: Vec<String>,
+    process: Option<Process>,
+    paused: bool,
+}
+
+impl Server {
+    /// Starts `kind` on a free port with `args_for(port)`, trying a few ports.
+    fn start(kind: Kind, mut args_for: impl FnMut(u16) -> Vec<String>) -> Server {
+        let mut last_error = String::new();
+        for _ in 0..PORT_TRIES {
+            let port = free_port();
+            let mut server = Server {
+                kind,
+                port,
+                args: args_for(port),
+                process: None,
+                paused: false,
+            };
+            match server.launch() {
+                Ok(()) => return server,
+                Err(e) => last_error = e,
+            }
+        }
+        panic!("could not start {}: {last_error}", kind.program);
+    }
+
+    /// Runs the program and waits until it is ready.
+    fn launch(&mut self) -> Result<(), String> {
+        let program = self.kind.program;
+        let mut process = Process::spawn(
+            Command::new(program)
+                .args(&self.args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+            &format!(
+                "{program} (the tests start real servers: install it with \
+                 `scripts/setup --with-servers`, or `apt-get install {program}`)"
+            ),
+        );
+        let deadline = Instant::now() + STARTUP;
+        loop {
+            if let Some(status) = process.exited() {
+                return Err(format!("{program} exited at start with {status}"));
+            }
+            if self.answers() {
+                self.process = Some(process);
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "{program} did not answer on port {} within {STARTUP:?}",
+                    self.port
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn answers(&self) -> bool {
+        let address = SocketAddr::from(([127, 0, 0, 1], self.port));
+        let Ok(mut stream) = TcpStream::connect_timeout(&address, Duration::from_millis(200))
+        else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+        (self.kind.ready)(&mut stream)
+    }
+
+    fn restart(&mut self) {
+        self.kill();
+        // Right after a kill the port may still be held for a moment.
+        let deadline = Instant::now() + STARTUP;
+        loop {
+            match self.launch() {
+                Ok(()) => return,
+                Err(e) if Instant::now() > deadline => panic!(
+                    "could not restart {} on port {}: {e}",
+                    self.kind.program, self.port
+                ),
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    }
+
+    fn id(&self) -> u32 {
+        self.process
+            .as_ref()
+            .map(Process::id)
+            .unwrap_or_else(|| panic!("{} is not running", self.kind.program))
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            if self.paused {
+                // A stopped process only dies once it runs again.
+                process.signal("CONT");
+                self.paused = false;
+            }
+            process.kill();
+        }
+    }
+
+    fn pause(&mut self) {
+        if let Some(process) = &self.process {
+            process.signal("STOP");
+            self.paused = true;
+        }
+    }
+
+    fn resume(&mut self) {
+        if let Some(process) = &self.process {
+            process.signal("CONT");
+            self.paused = false;
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// NATS servers greet every client with `INFO {…}`.
+fn greets_with_info(stream: &mut TcpStream) -> bool {
+    let mut greeting = [0u8; 4];
+    stream.read_exact(&mut greeting).is_ok() && &greeting == b"INFO"
+}
+
+/// Redis answers `PING` with `+PONG`.
+fn answers_ping(stream: &mut TcpStream) -> bool {
+    let mut reply = [0u8; 7];
+    stream.write_all(b"PING\r\n").is_ok()
+        && stream.read_exact(&mut reply).is_ok()
+        && &reply == b"+PONG\r\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accepts(port: u16) -> bool {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    }
+
+    #[test]
+    fn nats_server_runs_until_dropped() {
+        let nats = NatsServer::start();
+        let port = nats.port();
+        assert_eq!(nats.url(), format!("nats://127.0.0.1:{port}"));
+        assert!(accepts(port));
+        drop(nats);
+        assert!(!accepts(port));
+    }
+
+    #[test]
+    fn redis_server_restarts_on_its_port() {
+        let mut redis = RedisServer::stopped();
+        assert!(!accepts(redis.port()));
+        redis.restart();
+        assert!(accepts(redis.port()));
+        redis.pause();
+        redis.kill();
+        assert!(!accepts(redis.port()));
+    }
+}

@@ -23,7 +23,8 @@ mod support;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{free_port, NatsServer, Process, ECHO_KEY};
+use support::ECHO_KEY;
+use trellis_test_support::{free_port, NatsServer, Process};
 
 // The allocator the `trellis` binary runs with, so that the baseline's HTTP
 // stack allocates as fast as Trellis' own does.
@@ -126,11 +127,11 @@ fn run() {
 fn write_manifest(path: &Path, with_actor: bool, with_provider: bool, port: Option<u16>) {
     let mut text = String::from("actors:\n");
     if with_actor {
-        text += &format!("  - {}\n", support::actor("echo_s").display());
+        text += &format!("  - {}\n", trellis_test_support::actor("echo_s").display());
     }
     text += "capabilities:\n";
     if with_provider {
-        let library = support::library("trellis_provider_httpserver");
+        let library = trellis_test_support::library("trellis_provider_httpserver");
         text += &format!("  - path: {}\n", library.display());
     }
     text += "bindings:\n";
@@ -147,7 +148,7 @@ fn trellis_up(nats: &NatsServer, namespace: &str, manifest: &Path) -> Process {
         Command::new(support::trellis_binary())
             .args(["up", "--manifest"])
             .arg(manifest)
-            .args(["--lattice-host", &nats.address])
+            .args(["--lattice-host", &nats.address()])
             .args(["--lattice-namespace", namespace])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null()),

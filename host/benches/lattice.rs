@@ -33,7 +33,8 @@ use trellis_host::{Host, HostBuilder};
 
 mod support;
 
-use support::{actor, human, latency_table, ratio, NatsServer, Process, Samples, ECHO_KEY};
+use support::{human, latency_table, ratio, Samples, ECHO_KEY};
+use trellis_test_support::{actor, NatsServer, Process};
 
 const CALLS_PER_ROUND: usize = 100;
 const IN_FLIGHT: usize = 64;
@@ -244,7 +245,7 @@ fn load_table(rows: &mut [(&str, &mut Load)]) {
 async fn bench() {
     let nats = NatsServer::start();
     let folder = tempfile::tempdir().expect("a temporary folder");
-    let _actor_host = start_actor_host(&nats.address, folder.path());
+    let _actor_host = start_actor_host(&nats.address(), folder.path());
 
     let payload = request();
     let local = Arc::new(HostBuilder::new().build().expect("host"));
@@ -257,9 +258,11 @@ async fn bench() {
         .await
         .expect("echo answers")
         .len();
-    let _responder = start_responder(&nats.address, reply_size);
-    let client = async_nats::connect(&nats.address).await.expect("connects");
-    let (caller, caller_lattice) = member(&nats.address).await;
+    let _responder = start_responder(&nats.address(), reply_size);
+    let client = async_nats::connect(&nats.address())
+        .await
+        .expect("connects");
+    let (caller, caller_lattice) = member(&nats.address()).await;
     until_reachable(&caller, &caller_lattice, &payload).await;
 
     let payload = Bytes::from(payload);

@@ -22,12 +22,13 @@ use trellis_host::HostBuilder;
 
 mod support;
 
-use support::{free_port, Samples, ECHO_KEY};
+use support::{Samples, ECHO_KEY};
+use trellis_test_support::free_port;
 
 const RUNS: usize = 15;
 
 fn manifest(actor: &Path, port: u16) -> String {
-    let library = support::library("trellis_provider_httpserver");
+    let library = trellis_test_support::library("trellis_provider_httpserver");
     format!(
         "actors: [{}]\ncapabilities: [{{path: {}}}]\nbindings:\n  - {{actor: {ECHO_KEY}, capability: \"wascc:http_server\", values: {{PORT: \"{port}\"}}}}\n",
         actor.display(),
@@ -70,7 +71,10 @@ async fn main() {
     let folder = tempfile::tempdir().expect("temp folder");
     let assets = tempfile::tempdir().expect("temp folder");
     let echo = assets.path().join("echo.wasm");
-    let builds = [support::actor("echo_s"), support::actor("echo_v2_s")];
+    let builds = [
+        trellis_test_support::actor("echo_s"),
+        trellis_test_support::actor("echo_v2_s"),
+    ];
     std::fs::copy(&builds[0], &echo).expect("copies echo");
 
     let host = Arc::new(HostBuilder::new().build().expect("host"));

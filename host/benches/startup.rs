@@ -44,7 +44,8 @@ use wasmtime::{Linker, Store};
 
 mod support;
 
-use support::{human, ratio, NatsServer, Process, Samples};
+use support::{human, ratio, Samples};
+use trellis_test_support::{NatsServer, Process};
 
 /// Starts per fleet size and cache state (shared code).
 const RUNS: usize = 5;
@@ -70,7 +71,8 @@ impl Fleet {
     /// hash differs from every other copy's.
     fn sign(count: usize, distinct: bool) -> Fleet {
         let folder = tempfile::tempdir().expect("temp folder");
-        let echo = std::fs::read(support::actor("echo")).expect("reads the unsigned echo");
+        let echo =
+            std::fs::read(trellis_test_support::actor("echo")).expect("reads the unsigned echo");
         let issuer = KeyPair::new_account();
         let request = SigningRequest {
             name: Some("echo".into()),
@@ -106,7 +108,7 @@ impl Fleet {
         }
         text.push_str(&format!(
             "capabilities:\n  - path: {}\nbindings:\n  - actor: {}\n    capability: wascc:http_server\n    values: {{PORT: \"{port}\"}}\n",
-            support::library("trellis_provider_httpserver").display(),
+            trellis_test_support::library("trellis_provider_httpserver").display(),
             self.modules[0].1,
         ));
         let path = self.folder.path().join(format!("fleet-{count}.yaml"));
@@ -148,7 +150,7 @@ struct Started {
 /// cache in `cache` (joined to the lattice at `lattice`, when given), waits
 /// until it serves, measures, and kills it.
 fn start(fleet: &Fleet, count: usize, cache: &Path, lattice: Option<&str>) -> Started {
-    let port = support::free_port();
+    let port = trellis_test_support::free_port();
     let manifest = fleet.manifest(count, port);
     let mut command = Command::new(support::trellis_binary());
     command
@@ -298,7 +300,7 @@ async fn instantiation() {
     const PER_ROUND: usize = 50;
     let config = HostConfig::default();
     let engine = ActorEngine::new(&config).expect("engine");
-    let bytes = std::fs::read(support::actor("echo_s")).expect("reads echo");
+    let bytes = std::fs::read(trellis_test_support::actor("echo_s")).expect("reads echo");
     let hash = trellis_claims::code_hash(&bytes).expect("hashes echo");
     let module = engine.compile(&hash, &bytes).expect("compiles echo");
     // The same module on the same engine, its imports stubbed: instantiation
@@ -310,7 +312,7 @@ async fn instantiation() {
     let pre = linker.instantiate_pre(&module).expect("links echo");
 
     let host = HostBuilder::new().config(config).build().expect("host");
-    let echo = support::actor("echo_s");
+    let echo = trellis_test_support::actor("echo_s");
     host.start_actor(&echo).await.expect("starts echo");
 
     let (mut raw, mut initialised, mut actor) =
@@ -355,7 +357,8 @@ async fn main() {
     let started = Instant::now();
     // A binary built with the lattice feature joins a lattice at start.
     let nats = cfg!(feature = "lattice").then(NatsServer::start);
-    let lattice = nats.as_ref().map(|nats| nats.address.as_str());
+    let address = nats.as_ref().map(NatsServer::address);
+    let lattice = address.as_deref();
     shared_code(lattice);
     restart(lattice);
     instantiation().await;

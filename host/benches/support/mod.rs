@@ -1,138 +1,18 @@
-//! What every benchmark shares: finding the built artifacts, free ports, a
-//! `nats-server` per run, and latency statistics printed as Markdown tables.
+//! What every benchmark shares beyond `trellis-test-support` (artifact
+//! paths, free ports, `nats-server` and process guards): the `trellis`
+//! binary, a plain HTTP GET, latency statistics printed as Markdown tables
+//! and CPU time from `/proc`.
 //!
 //! Each bench includes this with `mod support;` and uses what it needs.
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 pub const ECHO_KEY: &str = "MABDHSD55WXG7HMUURJCTYQBD7KYIV2HAYK5YBBVQDLZBPHE4FQRTOVD";
-
-/// The repository's root folder.
-pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// A signed actor module built by `scripts/build-actors`, e.g. `echo_s`.
-pub fn actor(name: &str) -> PathBuf {
-    must_exist(root().join("target/actors").join(format!("{name}.wasm")))
-}
-
-/// The folder of the profile this bench was built with (`target/release`
-/// under `cargo bench`).
-pub fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("bench binary path");
-    // target/<profile>/deps/<bench>-<hash> → target/<profile>
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("bench binary lives in target/<profile>/deps")
-        .to_path_buf()
-}
-
-/// A provider library of the bench's profile, e.g. `trellis_provider_httpserver`.
-pub fn library(crate_name: &str) -> PathBuf {
-    must_exist(profile_dir().join(trellis_host::provider::platform_file_name(crate_name)))
-}
-
-fn must_exist(path: PathBuf) -> PathBuf {
-    assert!(
-        path.exists(),
-        "{} is missing: run scripts/bench, which builds the providers and actors first",
-        path.display()
-    );
-    path
-}
-
-/// A TCP port nobody listens on right now.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// Waits until something accepts connections on `address`.
-pub fn wait_for_listener(address: &str, what: &str) {
-    let start = Instant::now();
-    while TcpStream::connect(address).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "{what} did not start listening on {address}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// A child process, killed when dropped (so a failing bench leaves none behind).
-pub struct Process(Child);
-
-impl Process {
-    /// Starts `command`; `what` names it in the error.
-    pub fn spawn(command: &mut Command, what: &str) -> Process {
-        let child = command
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-        Process(child)
-    }
-
-    /// The child's process id.
-    pub fn id(&self) -> u32 {
-        self.0.id()
-    }
-
-    /// The exit status, if the child has ended.
-    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
-        self.0.try_wait().ok().flatten()
-    }
-
-    /// The child's standard output, when it was piped (once).
-    pub fn take_stdout(&mut self) -> Option<ChildStdout> {
-        self.0.stdout.take()
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A `nats-server` on a free loopback port, killed when dropped.
-pub struct NatsServer {
-    _process: Process,
-    /// `127.0.0.1:<port>`.
-    pub address: String,
-}
-
-impl NatsServer {
-    /// The server's process id.
-    pub fn id(&self) -> u32 {
-        self._process.id()
-    }
-
-    pub fn start() -> NatsServer {
-        let port = free_port();
-        let process = Process::spawn(
-            Command::new("nats-server")
-                .args(["-a", "127.0.0.1", "-p", &port.to_string()])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null()),
-            "nats-server (scripts/setup --with-servers installs it)",
-        );
-        let address = format!("127.0.0.1:{port}");
-        wait_for_listener(&address, "nats-server");
-        NatsServer {
-            _process: process,
-            address,
-        }
-    }
-}
 
 /// The `trellis` binary of this bench's profile (cargo builds it for benches).
 pub fn trellis_binary() -> PathBuf {

@@ -6,8 +6,12 @@ use trellis_claims::SigningRequest;
 use trellis_host::{HostBuilder, HostError, InvocationError};
 
 fn example_key(name: &str) -> KeyPair {
-    let text =
-        std::fs::read_to_string(root().join("examples/keys").join(format!("{name}.nk"))).unwrap();
+    let text = std::fs::read_to_string(
+        workspace_root()
+            .join("examples/keys")
+            .join(format!("{name}.nk")),
+    )
+    .unwrap();
     let seed = text.lines().find(|l| l.starts_with('S')).unwrap();
     KeyPair::from_seed(seed).unwrap()
 }

@@ -41,7 +41,7 @@ async fn http_request_round_trips_through_the_echo_actor() {
 async fn the_shipped_demo_manifest_applies() {
     let port = free_port().to_string();
     let env = |name: &str| (name == "PORT").then(|| port.clone());
-    let path = root().join("examples/echo.yaml");
+    let path = workspace_root().join("examples/echo.yaml");
     let manifest =
         trellis_manifest::Manifest::load_with_env(&path, &env).expect("examples/echo.yaml parses");
     let host = host();

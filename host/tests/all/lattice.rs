@@ -8,55 +8,6 @@ use std::time::{Duration, Instant};
 use trellis_host::lattice::{self, Lattice, LatticeConfig};
 use trellis_host::{Host, InvocationError};
 
-/// A `nats-server` on free loopback ports, stopped when dropped.
-struct NatsServer {
-    daemon: Option<Daemon>,
-    port: u16,
-    args: Vec<String>,
-    _dir: tempfile::TempDir,
-}
-
-impl NatsServer {
-    fn start() -> NatsServer {
-        NatsServer::with_config("")
-    }
-
-    /// A server with extra configuration (leaf nodes, monitoring).
-    fn with_config(config: &str) -> NatsServer {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let file = dir.path().join("nats.conf");
-        std::fs::write(&file, format!("listen: 127.0.0.1:{port}\n{config}\n")).unwrap();
-        let args = vec!["-c".to_string(), file.display().to_string()];
-        let mut server = NatsServer {
-            daemon: None,
-            port,
-            args,
-            _dir: dir,
-        };
-        server.launch();
-        server
-    }
-
-    fn launch(&mut self) {
-        self.daemon = Some(Daemon::start("nats-server", &self.args, self.port));
-    }
-
-    fn stop(&mut self) {
-        self.daemon = None;
-    }
-
-    /// Stops the server and starts it again on the same port.
-    fn restart(&mut self) {
-        self.stop();
-        self.launch();
-    }
-
-    fn address(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-}
-
 fn config(nats: &NatsServer, namespace: &str) -> LatticeConfig {
     LatticeConfig {
         host: nats.address(),
@@ -409,7 +360,7 @@ async fn the_seed_three_host_demo_works_and_survives_a_kill() {
 
     let (port_1, port_2) = (free_port(), free_port());
     let up = |n: u32| {
-        let manifest = root().join(format!("examples/lattice/host{n}.yaml"));
+        let manifest = workspace_root().join(format!("examples/lattice/host{n}.yaml"));
         let mut command = trellis();
         command
             .arg("up")

@@ -48,7 +48,7 @@ async fn the_shipped_kvcounter_manifest_applies() {
     let port = free_port();
     let text = port.to_string();
     let env = |name: &str| (name == "PORT").then(|| text.clone());
-    let path = root().join("examples/kvcounter.yaml");
+    let path = workspace_root().join("examples/kvcounter.yaml");
     let manifest = trellis_manifest::Manifest::load_with_env(&path, &env).expect("parses");
     let host = host();
     host.apply(&manifest)
@@ -65,29 +65,18 @@ async fn kvcounter_counts_in_memory() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kvcounter_counts_in_redis() {
-    let port = free_port();
-    let args: Vec<String> = [
-        "--port",
-        &port.to_string(),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let _redis = Daemon::start("redis-server", &args, port);
-    counts_up(Some(&format!("redis://127.0.0.1:{port}"))).await;
+    let redis = RedisServer::start();
+    counts_up(Some(&redis.url())).await;
 }
 
 /// Loads a shipped example manifest with the given environment.
 fn example(name: &str, env: &[(&str, String)]) -> trellis_manifest::Manifest {
     let lookup = |var: &str| env.iter().find(|(k, _)| *k == var).map(|(_, v)| v.clone());
-    trellis_manifest::Manifest::load_with_env(&root().join("examples").join(name), &lookup)
-        .unwrap_or_else(|e| panic!("examples/{name}: {e}"))
+    trellis_manifest::Manifest::load_with_env(
+        &workspace_root().join("examples").join(name),
+        &lookup,
+    )
+    .unwrap_or_else(|e| panic!("examples/{name}: {e}"))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -113,13 +102,8 @@ async fn greeter_calls_another_actor() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn responder_answers_requests_on_its_subject() {
-    let port = free_port();
-    let args: Vec<String> = ["-a", "127.0.0.1", "-p", &port.to_string()]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let _nats = Daemon::start("nats-server", &args, port);
-    let url = format!("nats://127.0.0.1:{port}");
+    let nats = NatsServer::start();
+    let url = nats.url();
     let host = host();
     host.apply(&example("responder.yaml", &[("NATS_URL", url.clone())]))
         .await

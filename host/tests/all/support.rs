@@ -1,51 +1,23 @@
-//! Finding the built artifacts, and small helpers every test module shares.
+//! What the host's test modules share beyond `trellis-test-support` (free
+//! ports, `eventually`, server guards, artifact paths, re-exported here): the
+//! test actors' keys, a host with small limits, manifests, HTTP requests and
+//! `trellis` processes.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use trellis_host::{Host, HostBuilder, HostConfig};
 use trellis_manifest::Manifest;
+pub use trellis_test_support::{
+    actor, eventually, free_port, library, workspace_root, NatsServer, Process, RedisServer,
+};
 
 pub const ECHO_KEY: &str = "MABDHSD55WXG7HMUURJCTYQBD7KYIV2HAYK5YBBVQDLZBPHE4FQRTOVD";
 pub const CHAOS_KEY: &str = "MBLGHQTYCS46DAKIJP47FOMR6ZJ67AOAFN6TJQCHSTC3EVY4GKPIOBQ3";
 pub const KVCOUNTER_KEY: &str = "MAEHJ4CVKCCHQ3ZXNSLMDPK6UTZYJMLPPOAQ5TRSJXBCPCKBVI5UEBHI";
-
-/// The repository's root folder.
-pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("host/ has a parent")
-        .to_path_buf()
-}
-
-fn must_exist(path: PathBuf) -> PathBuf {
-    assert!(
-        path.exists(),
-        "{} is missing: run scripts/test, which builds the providers and actors before the tests",
-        path.display()
-    );
-    path
-}
-
-/// A signed actor module built by `scripts/build-actors`, e.g. `echo_s`.
-pub fn actor(name: &str) -> PathBuf {
-    must_exist(root().join("target/actors").join(format!("{name}.wasm")))
-}
-
-/// A provider library cargo built next to this test binary, e.g. `trellis_provider_httpserver`.
-pub fn library(crate_name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    // target/<profile>/deps/all-<hash> → target/<profile>
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test binary lives in target/<profile>/deps");
-    must_exist(profile_dir.join(trellis_host::provider::platform_file_name(crate_name)))
-}
 
 pub fn http_server_library() -> PathBuf {
     library("trellis_provider_httpserver")
@@ -71,14 +43,6 @@ pub fn host() -> Host {
         .config(test_config())
         .build()
         .expect("host builds")
-}
-
-/// A TCP port nobody listens on right now.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 /// Parses a manifest written by a test, resolving paths against `dir`.
@@ -140,25 +104,6 @@ pub async fn http(method: &str, port: u16, path: &str, body: &str) -> Result<Htt
     })
 }
 
-/// Retries `check` until it returns `Some`, or panics after `deadline`.
-pub async fn eventually<T, F, Fut>(deadline: Duration, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            start.elapsed() < deadline,
-            "timed out after {deadline:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// The `trellis` binary cargo built for these tests.
 pub fn trellis() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_trellis"));
@@ -175,7 +120,7 @@ pub fn trellis() -> Command {
 
 /// A `trellis up` process, killed if the test ends early.
 pub struct Running {
-    child: Child,
+    process: Process,
     log: Arc<Mutex<String>>,
 }
 
@@ -188,25 +133,25 @@ impl Running {
 
     /// Starts `command`, collecting what it prints (stdout and stderr).
     pub fn spawn(command: &mut Command) -> Running {
-        let mut child = command
-            .stderr(Stdio::piped())
-            .stdout(Stdio::piped())
-            .env("NO_COLOR", "1")
-            .spawn()
-            .expect("the command starts");
+        let mut process = Process::spawn(
+            command
+                .stderr(Stdio::piped())
+                .stdout(Stdio::piped())
+                .env("NO_COLOR", "1"),
+            "the trellis binary",
+        );
         let log = Arc::new(Mutex::new(String::new()));
-        let stdout = child.stdout.take().expect("piped stdout");
-        let stderr = child.stderr.take().expect("piped stderr");
+        let stdout = process.take_stdout().expect("piped stdout");
+        let stderr = process.take_stderr().expect("piped stderr");
         collect_lines(stdout, Arc::clone(&log));
         collect_lines(stderr, Arc::clone(&log));
-        Running { child, log }
+        Running { process, log }
     }
 
     /// Kills the process at once (SIGKILL): no goodbye, no cleanup.
     #[cfg_attr(not(feature = "lattice"), allow(dead_code))] // the lattice tests use it
     pub fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.kill();
     }
 
     pub fn log(&self) -> String {
@@ -227,22 +172,10 @@ impl Running {
 
     /// Sends SIGTERM and waits for the exit status.
     pub fn stop(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill runs");
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "trellis did not stop:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
+        self.process.signal("TERM");
+        match self.process.wait_for_exit(Duration::from_secs(20)) {
+            Some(status) => status,
+            None => panic!("trellis did not stop:\n{}", self.log()),
         }
     }
 }
@@ -255,46 +188,4 @@ fn collect_lines(stream: impl std::io::Read + Send + 'static, log: Arc<Mutex<Str
             log.push('\n');
         }
     });
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A server program (nats-server, redis-server) listening on a loopback
-/// port, killed when dropped.
-pub struct Daemon {
-    child: Child,
-}
-
-impl Daemon {
-    /// Starts `program` with `args` and waits until `port` accepts connections.
-    pub fn start(program: &str, args: &[String], port: u16) -> Daemon {
-        let child = Command::new(program)
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{program} does not run ({e}): scripts/test installs it"));
-        let daemon = Daemon { child };
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "{program} did not start on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        daemon
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }

@@ -62,17 +62,14 @@ impl ClientConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn values(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use trellis_provider_sdk::ActorBinding;
 
     #[test]
     fn defaults() {
-        let config = ClientConfig::from_values(&values(&[("__wascc_name", "x")])).unwrap();
+        let config = ClientConfig::from_values(
+            &ActorBinding::new("MACTOR", &[("__wascc_name", "x")]).values,
+        )
+        .unwrap();
         assert_eq!(config, ClientConfig::default());
         assert_eq!(config.timeout, Duration::from_secs(10));
         assert_eq!(config.max_response_bytes, 10 * 1024 * 1024);
@@ -80,10 +77,13 @@ mod tests {
 
     #[test]
     fn explicit_values() {
-        let config = ClientConfig::from_values(&values(&[
-            ("TIMEOUT_MS", " 250 "),
-            ("MAX_RESPONSE_BYTES", "0"),
-        ]))
+        let config = ClientConfig::from_values(
+            &ActorBinding::new(
+                "MACTOR",
+                &[("TIMEOUT_MS", " 250 "), ("MAX_RESPONSE_BYTES", "0")],
+            )
+            .values,
+        )
         .unwrap();
         assert_eq!(config.timeout, Duration::from_millis(250));
         assert_eq!(config.timeout_ms(), 250);
@@ -93,11 +93,17 @@ mod tests {
     #[test]
     fn bad_values_are_named() {
         for bad in ["0", "-5", "soon", ""] {
-            let e = ClientConfig::from_values(&values(&[("TIMEOUT_MS", bad)])).unwrap_err();
+            let e = ClientConfig::from_values(
+                &ActorBinding::new("MACTOR", &[("TIMEOUT_MS", bad)]).values,
+            )
+            .unwrap_err();
             assert!(e.message().contains("TIMEOUT_MS"), "{e}");
             assert!(e.message().contains(&format!("'{bad}'")), "{e}");
         }
-        let e = ClientConfig::from_values(&values(&[("MAX_RESPONSE_BYTES", "1MB")])).unwrap_err();
+        let e = ClientConfig::from_values(
+            &ActorBinding::new("MACTOR", &[("MAX_RESPONSE_BYTES", "1MB")]).values,
+        )
+        .unwrap_err();
         assert!(e.message().contains("MAX_RESPONSE_BYTES"), "{e}");
         assert!(e.message().contains("'1MB'"), "{e}");
     }

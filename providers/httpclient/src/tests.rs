@@ -281,11 +281,10 @@ async fn responses_over_the_limit_are_errors() {
 
 #[tokio::test]
 async fn a_refused_connection_is_an_error_naming_the_url() {
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
-    let url = format!("http://127.0.0.1:{port}/nothing");
+    let url = format!(
+        "http://127.0.0.1:{}/nothing",
+        trellis_test_support::free_port()
+    );
     let e = perform(&provider(), ACTOR, &get(url.clone()))
         .await
         .unwrap_err();

@@ -70,17 +70,14 @@ impl ServerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn values(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use trellis_provider_sdk::ActorBinding;
 
     #[test]
     fn defaults() {
-        let config = ServerConfig::from_values(&values(&[("__wascc_name", "x")])).unwrap();
+        let config = ServerConfig::from_values(
+            &ActorBinding::new("MACTOR", &[("__wascc_name", "x")]).values,
+        )
+        .unwrap();
         assert_eq!(
             config,
             ServerConfig {
@@ -94,11 +91,17 @@ mod tests {
 
     #[test]
     fn explicit_values() {
-        let config = ServerConfig::from_values(&values(&[
-            ("PORT", " 9000 "),
-            ("ADDRESS", "::"),
-            ("MAX_BODY_BYTES", "12"),
-        ]))
+        let config = ServerConfig::from_values(
+            &ActorBinding::new(
+                "MACTOR",
+                &[
+                    ("PORT", " 9000 "),
+                    ("ADDRESS", "::"),
+                    ("MAX_BODY_BYTES", "12"),
+                ],
+            )
+            .values,
+        )
         .unwrap();
         assert_eq!(config.port, 9000);
         assert_eq!(config.max_body_bytes, 12);
@@ -107,11 +110,17 @@ mod tests {
 
     #[test]
     fn bad_values_are_named() {
-        let e = ServerConfig::from_values(&values(&[("PORT", "80800")])).unwrap_err();
+        let e =
+            ServerConfig::from_values(&ActorBinding::new("MACTOR", &[("PORT", "80800")]).values)
+                .unwrap_err();
         assert!(e.message().contains("'80800'"), "{e}");
-        let e = ServerConfig::from_values(&values(&[("MAX_BODY_BYTES", "-1")])).unwrap_err();
+        let e = ServerConfig::from_values(
+            &ActorBinding::new("MACTOR", &[("MAX_BODY_BYTES", "-1")]).values,
+        )
+        .unwrap_err();
         assert!(e.message().contains("MAX_BODY_BYTES"), "{e}");
-        let e = ServerConfig::from_values(&values(&[("ADDRESS", " ")])).unwrap_err();
+        let e = ServerConfig::from_values(&ActorBinding::new("MACTOR", &[("ADDRESS", " ")]).values)
+            .unwrap_err();
         assert!(e.message().contains("ADDRESS"), "{e}");
     }
 }

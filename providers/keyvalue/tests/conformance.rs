@@ -6,11 +6,12 @@
 
 mod common;
 
-use common::{eventually, strings, Kv, RedisServer};
+use common::{redis_values, strings, Kv};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use trellis_provider_keyvalue::KeyValue;
+use trellis_test_support::{eventually, RedisServer};
 
 const ACTOR: &str = "MACTORKEYVALUETEST";
 
@@ -31,7 +32,7 @@ impl Fixture {
     fn redis() -> Arc<Fixture> {
         let server = RedisServer::start();
         let kv = KeyValue::new();
-        kv.bind(ACTOR, &server.values()).unwrap();
+        kv.bind(ACTOR, &redis_values(&server)).unwrap();
         assert_eq!(kv.backend(ACTOR), Some(server.url()));
         Arc::new(Fixture {
             kv,
@@ -117,7 +118,7 @@ async fn set_expires(f: Arc<Fixture>) {
     kv.set("renewed", "second", 0).await.unwrap();
     kv.set("forever", "yes", 0).await.unwrap();
     assert_eq!(kv.get("short").await, Ok(Some("lived".into())));
-    eventually("'short' to expire", Duration::from_secs(5), || async {
+    eventually(Duration::from_secs(5), "'short' to expire", || async {
         (kv.get("short").await.unwrap().is_none()).then_some(())
     })
     .await;
@@ -126,7 +127,7 @@ async fn set_expires(f: Arc<Fixture>) {
     assert_eq!(kv.get("forever").await, Ok(Some("yes".into())));
     // An expired key is gone for every operation: Add starts from 0 again.
     kv.set("n", "41", 1).await.unwrap();
-    eventually("'n' to expire", Duration::from_secs(5), || async {
+    eventually(Duration::from_secs(5), "'n' to expire", || async {
         (!kv.exists("n").await.unwrap()).then_some(())
     })
     .await;

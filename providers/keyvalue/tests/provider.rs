@@ -2,23 +2,17 @@
 
 mod common;
 
-use common::{eventually, Kv, RedisServer};
+use common::{redis_values, Kv};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use trellis_codec::keyvalue::{op, AddRequest, AddResponse};
 use trellis_codec::{decode, encode};
 use trellis_provider_keyvalue::{KeyValue, KeyValueProvider, OPERATIONS};
 use trellis_provider_sdk::{ActorBinding, Call, Provider};
+use trellis_test_support::{eventually, RedisServer};
 
 const A: &str = "MACTORA";
 const B: &str = "MACTORB";
-
-fn values(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
-}
 
 fn as_actor<'a>(kv: &'a KeyValue, actor: &'a str) -> Kv<'a> {
     Kv { kv, actor }
@@ -70,14 +64,14 @@ async fn provider_trait_binds_calls_and_unbinds() {
     assert_eq!(e.message(), "actor MACTORA is not bound to wascc:keyvalue");
 
     // The host adds the actor's claims to the values: they select nothing.
-    let binding = ActorBinding {
-        actor: A.into(),
-        values: values(&[
+    let binding = ActorBinding::new(
+        A,
+        &[
             ("__wascc_issuer", "AISSUER"),
             ("__wascc_capabilities", "wascc:keyvalue"),
             ("__wascc_name", "kvcounter"),
-        ]),
-    };
+        ],
+    );
     provider.bind_actor(binding.clone()).unwrap();
     assert_eq!(provider.store().backend(A).as_deref(), Some("memory"));
     let reply: AddResponse = decode(&provider.handle_call(add(A)).await.unwrap()).unwrap();
@@ -91,12 +85,7 @@ async fn provider_trait_binds_calls_and_unbinds() {
     assert!(provider.handle_call(add(A)).await.is_err());
     provider.remove_actor(A).unwrap();
 
-    provider
-        .bind_actor(ActorBinding {
-            actor: B.into(),
-            values: HashMap::new(),
-        })
-        .unwrap();
+    provider.bind_actor(ActorBinding::new(B, &[])).unwrap();
     provider.stop();
     assert!(provider.store().backend(B).is_none());
 }
@@ -126,10 +115,16 @@ async fn memory_stores_are_per_actor() {
 #[test]
 fn bad_binding_values_are_refused() {
     let kv = KeyValue::new();
-    let e = kv.bind(A, &values(&[("URL", "")])).unwrap_err().to_string();
+    let e = kv
+        .bind(A, &ActorBinding::new(A, &[("URL", "")]).values)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("empty"), "{e}");
     let e = kv
-        .bind(A, &values(&[("URL", "http://example.com")]))
+        .bind(
+            A,
+            &ActorBinding::new(A, &[("URL", "http://example.com")]).values,
+        )
         .unwrap_err()
         .to_string();
     assert!(
@@ -137,14 +132,17 @@ fn bad_binding_values_are_refused() {
         "{e}"
     );
     let e = kv
-        .bind(A, &values(&[("URL", "redis://u:hunter2@127.0.0.1:1/x")]))
+        .bind(
+            A,
+            &ActorBinding::new(A, &[("URL", "redis://u:hunter2@127.0.0.1:1/x")]).values,
+        )
         .unwrap_err()
         .to_string();
     assert!(!e.contains("hunter2"), "the password leaked: {e}");
     let e = kv
         .bind(
             A,
-            &values(&[("URL", "redis://127.0.0.1:1"), ("TIMEOUT_MS", "0")]),
+            &ActorBinding::new(A, &[("URL", "redis://127.0.0.1:1"), ("TIMEOUT_MS", "0")]).values,
         )
         .unwrap_err()
         .to_string();
@@ -154,8 +152,11 @@ fn bad_binding_values_are_refused() {
     );
     assert!(kv.backend(A).is_none());
     // Binding does not connect: an unreachable Redis is accepted.
-    kv.bind(A, &values(&[("URL", "redis://u:hunter2@127.0.0.1:1/0")]))
-        .unwrap();
+    kv.bind(
+        A,
+        &ActorBinding::new(A, &[("URL", "redis://u:hunter2@127.0.0.1:1/0")]).values,
+    )
+    .unwrap();
     assert_eq!(
         kv.backend(A).as_deref(),
         Some("redis://u:***@127.0.0.1:1/0")
@@ -169,7 +170,7 @@ async fn rebinding_with_other_values_switches_backend() {
     let a = as_actor(&kv, A);
     kv.bind(A, &HashMap::new()).unwrap();
     a.set("k", "in memory", 0).await.unwrap();
-    kv.bind(A, &server.values()).unwrap();
+    kv.bind(A, &redis_values(&server)).unwrap();
     assert_eq!(kv.backend(A), Some(server.url()));
     assert_eq!(a.get("k").await, Ok(None));
     a.set("k", "in redis", 0).await.unwrap();
@@ -181,14 +182,14 @@ async fn rebinding_with_other_values_switches_backend() {
 async fn actors_on_one_redis_share_its_keys() {
     let server = RedisServer::start();
     let kv = KeyValue::new();
-    kv.bind(A, &server.values()).unwrap();
-    kv.bind(B, &server.values()).unwrap();
+    kv.bind(A, &redis_values(&server)).unwrap();
+    kv.bind(B, &redis_values(&server)).unwrap();
     let (a, b) = (as_actor(&kv, A), as_actor(&kv, B));
     assert_eq!(a.add("shared", 1).await, Ok(1));
     assert_eq!(b.add("shared", 1).await, Ok(2));
     // A second provider instance (another host, a restart) sees the same data.
     let other = KeyValue::new();
-    other.bind(A, &server.values()).unwrap();
+    other.bind(A, &redis_values(&server)).unwrap();
     assert_eq!(
         as_actor(&other, A).get("shared").await,
         Ok(Some("2".into()))
@@ -216,7 +217,7 @@ async fn redis_killed_and_restarted() {
     let timeout = Duration::from_millis(1000);
     let mut server = RedisServer::start();
     let kv = KeyValue::new();
-    let mut binding = server.values();
+    let mut binding = redis_values(&server);
     binding.insert("TIMEOUT_MS".into(), timeout.as_millis().to_string());
     kv.bind(A, &binding).unwrap();
     let a = as_actor(&kv, A);
@@ -230,8 +231,8 @@ async fn redis_killed_and_restarted() {
     server.restart();
     // The server restarted empty (no persistence): the counter starts over.
     let first = eventually(
-        "calls to succeed after the restart",
         Duration::from_secs(15),
+        "calls to succeed after the restart",
         || async { a.add("n", 1).await.ok() },
     )
     .await;
@@ -243,8 +244,8 @@ async fn redis_killed_and_restarted() {
     assert_fails_quickly(&a, timeout).await;
     server.restart();
     eventually(
-        "calls to succeed after the second restart",
         Duration::from_secs(15),
+        "calls to succeed after the second restart",
         || async { a.get("n").await.ok() },
     )
     .await;
@@ -255,7 +256,7 @@ async fn redis_down_at_first_call_then_up() {
     let timeout = Duration::from_millis(1000);
     let mut server = RedisServer::stopped();
     let kv = KeyValue::new();
-    let mut binding = server.values();
+    let mut binding = redis_values(&server);
     binding.insert("TIMEOUT_MS".into(), timeout.as_millis().to_string());
     kv.bind(A, &binding).unwrap();
     let a = as_actor(&kv, A);
@@ -263,8 +264,8 @@ async fn redis_down_at_first_call_then_up() {
     assert!(e.contains(&format!("127.0.0.1:{}", server.port())), "{e}");
     server.restart();
     let value = eventually(
-        "calls to succeed once Redis is up",
         Duration::from_secs(15),
+        "calls to succeed once Redis is up",
         || async { a.add("n", 5).await.ok() },
     )
     .await;
@@ -276,7 +277,7 @@ async fn redis_frozen_times_out_then_recovers() {
     let timeout = Duration::from_millis(500);
     let mut server = RedisServer::start();
     let kv = KeyValue::new();
-    let mut binding = server.values();
+    let mut binding = redis_values(&server);
     binding.insert("TIMEOUT_MS".into(), timeout.as_millis().to_string());
     kv.bind(A, &binding).unwrap();
     let a = as_actor(&kv, A);
@@ -289,8 +290,8 @@ async fn redis_frozen_times_out_then_recovers() {
     server.resume();
     // The data survived: the server was only frozen.
     let value = eventually(
-        "calls to succeed after the server resumed",
         Duration::from_secs(15),
+        "calls to succeed after the server resumed",
         || async { a.add("n", 1).await.ok() },
     )
     .await;

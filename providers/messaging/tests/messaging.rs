@@ -5,7 +5,7 @@
 mod common;
 
 use common::{
-    assert_no_delivery, free_port, next_delivery, next_message, sync, ChannelDeliver, NatsServer,
+    assert_no_delivery, client, next_delivery, next_message, sync, values, ChannelDeliver,
 };
 use futures::StreamExt;
 use std::collections::{HashMap, HashSet};
@@ -15,6 +15,7 @@ use trellis_codec::messaging::{BrokerMessage, RequestMessage};
 use trellis_codec::{decode, encode};
 use trellis_provider_messaging::{Messaging, MessagingProvider, OPERATIONS};
 use trellis_provider_sdk::{ActorBinding, Call, Provider};
+use trellis_test_support::{free_port, NatsServer};
 
 const A: &str = "MACTORA";
 const B: &str = "MACTORB";
@@ -64,8 +65,8 @@ fn descriptor() {
 #[tokio::test(flavor = "multi_thread")]
 async fn publish_reaches_a_subscriber() {
     let (server, messaging, _) = fixture().await;
-    messaging.bind(A, &server.values(&[])).await.unwrap();
-    let raw = server.client().await;
+    messaging.bind(A, &values(&server, &[])).await.unwrap();
+    let raw = client(&server).await;
     let mut sub = raw.subscribe("news.>").await.unwrap();
     sync(&raw).await;
 
@@ -92,8 +93,8 @@ async fn publish_reaches_a_subscriber() {
 #[tokio::test(flavor = "multi_thread")]
 async fn request_gets_the_reply() {
     let (server, messaging, _) = fixture().await;
-    messaging.bind(A, &server.values(&[])).await.unwrap();
-    let raw = server.client().await;
+    messaging.bind(A, &values(&server, &[])).await.unwrap();
+    let raw = client(&server).await;
     let mut sub = raw.subscribe("time.now").await.unwrap();
     sync(&raw).await;
     let responder = raw.clone();
@@ -122,7 +123,7 @@ async fn request_gets_the_reply() {
 #[tokio::test(flavor = "multi_thread")]
 async fn request_without_responders_fails_fast() {
     let (server, messaging, _) = fixture().await;
-    messaging.bind(A, &server.values(&[])).await.unwrap();
+    messaging.bind(A, &values(&server, &[])).await.unwrap();
     let started = Instant::now();
     let e = messaging
         .call(A, "Request", &request("nobody.home", b"?", 5000))
@@ -142,9 +143,9 @@ async fn request_without_responders_fails_fast() {
 #[tokio::test(flavor = "multi_thread")]
 async fn request_times_out() {
     let (server, messaging, _) = fixture().await;
-    messaging.bind(A, &server.values(&[])).await.unwrap();
+    messaging.bind(A, &values(&server, &[])).await.unwrap();
     // Listens, never answers.
-    let raw = server.client().await;
+    let raw = client(&server).await;
     let _silent = raw.subscribe("slow.service").await.unwrap();
     sync(&raw).await;
 
@@ -191,7 +192,7 @@ async fn errors_are_clear() {
         "actor MACTORA is not bound to wascc:messaging"
     );
 
-    messaging.bind(A, &server.values(&[])).await.unwrap();
+    messaging.bind(A, &values(&server, &[])).await.unwrap();
     let e = messaging.call(A, "Shout", b"").await.unwrap_err();
     assert_eq!(e.to_string(), "unknown operation 'Shout'");
     let e = messaging.call(A, "Publish", &[0xc1]).await.unwrap_err();
@@ -244,11 +245,11 @@ async fn subscribed_messages_are_delivered_to_the_actor() {
     let (deliver, mut deliveries) = ChannelDeliver::failing_first(1);
     let messaging = Messaging::new(deliver);
     messaging
-        .bind(A, &server.values(&[("SUBSCRIPTION", "greet.*")]))
+        .bind(A, &values(&server, &[("SUBSCRIPTION", "greet.*")]))
         .await
         .unwrap();
     assert!(messaging.is_bound(A));
-    let raw = server.client().await;
+    let raw = client(&server).await;
 
     raw.publish("greet.one", "first".into()).await.unwrap();
     raw.publish_with_reply("greet.two", "back.here", "second".into())
@@ -316,10 +317,10 @@ async fn an_actor_answers_another_actors_request() {
     let (deliver, mut deliveries) = ChannelDeliver::new();
     let messaging = Arc::new(Messaging::new(deliver));
     messaging
-        .bind(A, &server.values(&[("SUBSCRIPTION", "echo")]))
+        .bind(A, &values(&server, &[("SUBSCRIPTION", "echo")]))
         .await
         .unwrap();
-    messaging.bind(B, &server.values(&[])).await.unwrap();
+    messaging.bind(B, &values(&server, &[])).await.unwrap();
     let responder = Arc::clone(&messaging);
     tokio::spawn(async move {
         while let Some((actor, message)) = deliveries.recv().await {
@@ -343,9 +344,9 @@ async fn an_actor_answers_another_actors_request() {
 async fn a_queue_group_gets_each_message_once() {
     let (server, messaging, mut deliveries) = fixture().await;
     let group = [("SUBSCRIPTION", "work"), ("QUEUE_GROUP", "workers")];
-    messaging.bind(A, &server.values(&group)).await.unwrap();
-    messaging.bind(B, &server.values(&group)).await.unwrap();
-    let raw = server.client().await;
+    messaging.bind(A, &values(&server, &group)).await.unwrap();
+    messaging.bind(B, &values(&server, &group)).await.unwrap();
+    let raw = client(&server).await;
     const N: usize = 40;
     for i in 0..N {
         raw.publish("work", i.to_string().into()).await.unwrap();
@@ -364,11 +365,11 @@ async fn a_queue_group_gets_each_message_once() {
 
     // Without a group, both actors get every message.
     messaging
-        .bind(A, &server.values(&[("SUBSCRIPTION", "work")]))
+        .bind(A, &values(&server, &[("SUBSCRIPTION", "work")]))
         .await
         .unwrap();
     messaging
-        .bind(B, &server.values(&[("SUBSCRIPTION", "work")]))
+        .bind(B, &values(&server, &[("SUBSCRIPTION", "work")]))
         .await
         .unwrap();
     raw.publish("work", "all".into()).await.unwrap();
@@ -386,21 +387,21 @@ async fn a_queue_group_gets_each_message_once() {
 async fn rebinding_with_other_values_switches_subscription() {
     let (server, messaging, mut deliveries) = fixture().await;
     messaging
-        .bind(A, &server.values(&[("SUBSCRIPTION", "old")]))
+        .bind(A, &values(&server, &[("SUBSCRIPTION", "old")]))
         .await
         .unwrap();
     // The same values again keep the subscription (nothing is lost or doubled).
     messaging
-        .bind(A, &server.values(&[("SUBSCRIPTION", "old")]))
+        .bind(A, &values(&server, &[("SUBSCRIPTION", "old")]))
         .await
         .unwrap();
-    let raw = server.client().await;
+    let raw = client(&server).await;
     raw.publish("old", "1".into()).await.unwrap();
     assert_eq!(next_delivery(&mut deliveries, WAIT).await.1.body, b"1");
     assert_no_delivery(&mut deliveries, QUIET).await;
 
     messaging
-        .bind(A, &server.values(&[("SUBSCRIPTION", "new")]))
+        .bind(A, &values(&server, &[("SUBSCRIPTION", "new")]))
         .await
         .unwrap();
     raw.publish("old", "2".into()).await.unwrap();
@@ -425,7 +426,7 @@ async fn provider_trait_binds_calls_and_removes() {
         .unwrap_err();
     assert_eq!(e.message(), "actor MACTORA is not bound to wascc:messaging");
 
-    let mut values = server.values(&[("SUBSCRIPTION", "inbox.a")]);
+    let mut values = values(&server, &[("SUBSCRIPTION", "inbox.a")]);
     // The host adds the actor's claims: they select nothing.
     values.insert("__wascc_name".into(), "responder".into());
     values.insert("__wascc_capabilities".into(), "wascc:messaging".into());
@@ -436,7 +437,7 @@ async fn provider_trait_binds_calls_and_removes() {
         })
         .unwrap();
 
-    let raw = server.client().await;
+    let raw = client(&server).await;
     let mut sub = raw.subscribe("out").await.unwrap();
     sync(&raw).await;
     provider
@@ -476,7 +477,7 @@ async fn provider_trait_binds_calls_and_removes() {
     provider
         .bind_actor(ActorBinding {
             actor: A.into(),
-            values: server.values(&[]),
+            values: common::values(&server, &[]),
         })
         .unwrap();
     provider.stop();

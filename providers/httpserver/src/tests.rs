@@ -10,6 +10,7 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::{HeaderMap, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use trellis_codec::{decode, encode, http};
@@ -19,9 +20,13 @@ const ACTOR: &str = "MACTOR";
 /// The stand-in actor. Paths pick the behaviour:
 /// `/echo` replies with what it saw, `/fail` fails, `/garbage` replies with
 /// bytes that are no response, `/badstatus` replies with status 0, `/slow`
-/// takes 300 ms.
-#[derive(Clone)]
-struct TestActor;
+/// signals [`TestActor::slow_arrived`] and takes 300 ms.
+#[derive(Clone, Default)]
+struct TestActor {
+    /// Notified when a `/slow` request reaches the actor: the request is then
+    /// in flight inside the provider.
+    slow_arrived: Arc<tokio::sync::Notify>,
+}
 
 impl ActorHandler for TestActor {
     fn handle_request(
@@ -30,6 +35,7 @@ impl ActorHandler for TestActor {
         request: Vec<u8>,
     ) -> impl Future<Output = Result<Vec<u8>, ProviderError>> + Send + 'static {
         let actor = actor.to_string();
+        let slow_arrived = Arc::clone(&self.slow_arrived);
         async move {
             let request: http::Request = decode(&request)?;
             let reply = match request.path.as_str() {
@@ -37,6 +43,8 @@ impl ActorHandler for TestActor {
                 "/garbage" => return Ok(vec![0xc1]),
                 "/badstatus" => http::Response::default(),
                 "/slow" => {
+                    // A permit is stored if the test is not waiting yet.
+                    slow_arrived.notify_one();
                     tokio::time::sleep(Duration::from_millis(300)).await;
                     http::Response::ok("slow done")
                 }
@@ -64,7 +72,14 @@ impl ActorHandler for TestActor {
 }
 
 fn provider() -> HttpServerProvider<TestActor> {
-    HttpServerProvider::with_handler(TestActor)
+    watched_provider().0
+}
+
+/// A provider and the signal its actor gives when a `/slow` request arrives.
+fn watched_provider() -> (HttpServerProvider<TestActor>, Arc<tokio::sync::Notify>) {
+    let actor = TestActor::default();
+    let slow_arrived = Arc::clone(&actor.slow_arrived);
+    (HttpServerProvider::with_handler(actor), slow_arrived)
 }
 
 /// Binds `actor` on a free port and returns its address.
@@ -283,7 +298,7 @@ async fn a_taken_port_fails_the_binding() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removing_frees_the_port_at_once_and_finishes_requests_in_flight() {
-    let provider = provider();
+    let (provider, slow_arrived) = watched_provider();
     let addr = bind_free(&provider, ACTOR);
     let port = addr.port().to_string();
 
@@ -297,7 +312,7 @@ async fn removing_frees_the_port_at_once_and_finishes_requests_in_flight() {
         418
     );
     let in_flight = tokio::spawn(async move { get(addr, "/slow").await });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    slow_arrived.notified().await;
 
     provider.remove_actor(ACTOR).unwrap();
     assert!(provider.local_addr(ACTOR).is_none());
@@ -393,14 +408,14 @@ async fn serves_connections_concurrently() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_closes_every_server() {
-    let provider = provider();
+    let (provider, slow_arrived) = watched_provider();
     let a = bind_free(&provider, "MA");
     let b = bind_free(&provider, "MB");
     let in_flight = tokio::spawn(async move { get(a, "/slow").await });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    slow_arrived.notified().await;
     let stopping = std::time::Instant::now();
     provider.stop();
-    // stop waited for the request in flight (300 ms, 100 ms of them gone).
+    // stop waited for the request in flight (300 ms, from its arrival).
     assert!(
         stopping.elapsed() >= Duration::from_millis(150),
         "{:?}",

@@ -204,7 +204,6 @@ mod tests {
     use super::*;
     use std::cell::RefCell;
     use std::rc::Rc;
-    use trellis_actor::codec::core::HealthRequest;
     use trellis_actor::testing::{call, set_host};
 
     type Seen = Rc<RefCell<Vec<(String, String, String, Vec<u8>)>>>;
@@ -242,8 +241,6 @@ mod tests {
         wapc_init();
         assert_eq!(call("Echo", b"abc").unwrap(), b"abc");
         assert_eq!(call("Fail", b"").unwrap_err(), "chaos failed on purpose");
-        let ping = codec::encode(&HealthRequest { placeholder: true }).unwrap();
-        assert_eq!(call("HealthRequest", &ping).unwrap(), b"");
         assert_eq!(call("Nope", b"").unwrap_err(), "bad dispatch: Nope");
     }
 

@@ -45,7 +45,7 @@ fn handle_request(payload: &[u8]) -> HandlerResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use trellis_actor::codec::{self, core::HealthRequest};
+    use trellis_actor::codec;
     use trellis_actor::testing::call;
 
     #[test]
@@ -70,14 +70,5 @@ mod tests {
                 "headers": {"accept": "*/*"}, "body": "hi \u{fffd}", "version": VERSION,
             })
         );
-    }
-
-    #[test]
-    fn health() {
-        wapc_init();
-        let ping = codec::encode(&HealthRequest { placeholder: true }).unwrap();
-        assert_eq!(call("HealthRequest", &ping).unwrap(), b"");
-        assert!(call("HealthRequest", b"").is_err());
-        assert_eq!(call("Nope", b"").unwrap_err(), "bad dispatch: Nope");
     }
 }

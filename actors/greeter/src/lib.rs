@@ -67,7 +67,6 @@ fn text(response: http::Response) -> http::Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use trellis_actor::codec::core::HealthRequest;
     use trellis_actor::testing::{call, set_host};
 
     const OTHER: &str = "MB4OLDIC3TCZ4Q4TGGOVAZC43VXFE2JQVRAXQMQFXUCREOOFEKOKZTY2";
@@ -144,13 +143,5 @@ mod tests {
             )),
             "{body}"
         );
-    }
-
-    #[test]
-    fn health() {
-        wapc_init();
-        let ping = codec::encode(&HealthRequest { placeholder: true }).unwrap();
-        assert_eq!(call("HealthRequest", &ping).unwrap(), b"");
-        assert!(call("HealthRequest", b"").is_err());
     }
 }

@@ -50,6 +50,15 @@ fn handler_error_becomes_guest_error() {
 }
 
 #[test]
+fn health_answers_a_health_request_and_refuses_other_payloads() {
+    register_function(crate::OP_HEALTH_REQUEST, crate::health);
+    let ping = codec::encode(&codec::core::HealthRequest { placeholder: true }).unwrap();
+    assert_eq!(call(crate::OP_HEALTH_REQUEST, &ping).unwrap(), b"");
+    assert!(call(crate::OP_HEALTH_REQUEST, b"").is_err());
+    assert!(call(crate::OP_HEALTH_REQUEST, &[0xc1]).is_err());
+}
+
+#[test]
 fn negative_lengths_are_refused_without_fetching() {
     assert_eq!(crate::__guest_call(-1, 0), 0);
 }

@@ -43,7 +43,7 @@ mod tests {
     use std::collections::HashMap;
     use std::rc::Rc;
     use trellis_actor::codec::keyvalue::{AddRequest, AddResponse};
-    use trellis_actor::codec::{self, core::HealthRequest};
+    use trellis_actor::codec;
     use trellis_actor::testing::{call, set_host};
 
     fn get(path: &str) -> http::Response {
@@ -93,13 +93,5 @@ mod tests {
             response.body,
             b"Redis at redis://127.0.0.1:6379 failed: broken pipe"
         );
-    }
-
-    #[test]
-    fn health() {
-        wapc_init();
-        let ping = codec::encode(&HealthRequest { placeholder: true }).unwrap();
-        assert_eq!(call("HealthRequest", &ping).unwrap(), b"");
-        assert!(call("HealthRequest", b"").is_err());
     }
 }

@@ -39,7 +39,7 @@ mod tests {
     use super::*;
     use std::cell::RefCell;
     use std::rc::Rc;
-    use trellis_actor::codec::{self, core::HealthRequest};
+    use trellis_actor::codec;
     use trellis_actor::messaging::BrokerMessage;
     use trellis_actor::testing::{call, set_host};
 
@@ -101,13 +101,5 @@ mod tests {
         assert!(call("DeliverMessage", &[0xc1])
             .unwrap_err()
             .contains("cannot decode"));
-    }
-
-    #[test]
-    fn health() {
-        wapc_init();
-        let ping = codec::encode(&HealthRequest { placeholder: true }).unwrap();
-        assert_eq!(call("HealthRequest", &ping).unwrap(), b"");
-        assert!(call("HealthRequest", b"").is_err());
     }
 }

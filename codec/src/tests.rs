@@ -1,3 +1,6 @@
+//! Round trips of every payload through MessagePack, checked against the
+//! byte layouts waSCC actors and providers expect.
+
 use super::*;
 use std::collections::HashMap;
 

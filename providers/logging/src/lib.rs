@@ -13,7 +13,11 @@ use trellis_codec::decode;
 use trellis_codec::logging::{level, WriteLogRequest, CAPABILITY, OP_WRITE_LOG};
 use trellis_provider_sdk::{Call, Descriptor, Host, Provider, ProviderError};
 
-trellis_provider_sdk::export_provider!(new_provider);
+/// The root module the host loads. Private: the items `export_provider!`
+/// makes have no docs of their own, and the host finds them by symbol.
+mod entry {
+    trellis_provider_sdk::export_provider!(super::new_provider);
+}
 
 /// Creates the provider for the host.
 fn new_provider(_host: Host) -> Result<LoggingProvider, ProviderError> {

@@ -60,7 +60,11 @@ use trellis_provider_sdk::{ActorBinding, Call, Descriptor, Host, Provider, Provi
 /// The operations actors may call.
 pub const OPERATIONS: [&str; 2] = [OP_PUBLISH, OP_REQUEST];
 
-trellis_provider_sdk::export_provider!(new_provider);
+/// The root module the host loads. Private: the items `export_provider!`
+/// makes have no docs of their own, and the host finds them by symbol.
+mod entry {
+    trellis_provider_sdk::export_provider!(super::new_provider);
+}
 
 /// Creates the provider for the host.
 fn new_provider(host: Host) -> Result<MessagingProvider<Host>, ProviderError> {

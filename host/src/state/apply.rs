@@ -245,8 +245,9 @@ impl Reconciler {
         Ok(observed)
     }
 
+    /// The last fingerprint taken of `path`: of its failed version, else of
+    /// the version that runs.
     fn known_fingerprint(&self, path: &Path) -> Option<&Fingerprint> {
-        let running = self.running.actors.get(path).map(|a| &a.fingerprint);
         let provider = || {
             self.running
                 .providers
@@ -254,9 +255,11 @@ impl Reconciler {
                 .find(|(key, _)| key.0 == path)
                 .map(|(_, p)| &p.fingerprint)
         };
-        running
+        self.running
+            .failed
+            .get(path)
+            .or_else(|| self.running.actors.get(path).map(|a| &a.fingerprint))
             .or_else(provider)
-            .or_else(|| self.running.failed.get(path))
     }
 
     /// Reads, verifies and creates everything the diff starts or swaps;
@@ -269,6 +272,30 @@ impl Reconciler {
         log: &mut PassLog<'_>,
     ) -> Result<Prepared, HostError> {
         let mut prepared = Prepared::default();
+        let outcome = match self
+            .prepare_actors(host, diff, observed, log, &mut prepared)
+            .await
+        {
+            Ok(()) => self.prepare_providers(host, diff, observed, log, &mut prepared),
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(()) => Ok(prepared),
+            Err(e) => {
+                prepared.providers.iter().for_each(|(_, _, p)| p.stop());
+                Err(e)
+            }
+        }
+    }
+
+    async fn prepare_actors(
+        &mut self,
+        host: &Host,
+        diff: &Diff,
+        observed: &Observed,
+        log: &mut PassLog<'_>,
+        prepared: &mut Prepared,
+    ) -> Result<(), HostError> {
         // Several at once: most of an actor's load is reading, hashing and
         // verifying its module on a blocking thread, which spreads over cores.
         let loads = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
@@ -284,8 +311,8 @@ impl Reconciler {
                 (path, actor)
             })
             .buffered(loads);
-        let mut failure = None;
         while let Some((path, outcome)) = loaded.next().await {
+            // The diff names only files it has a fingerprint of.
             let fingerprint = observed[&path];
             match outcome {
                 Ok(actor) => prepared.actors.push((path, fingerprint, actor)),
@@ -293,39 +320,30 @@ impl Reconciler {
                     if log.best_effort() {
                         self.running.failed.insert(path.clone(), fingerprint);
                     }
-                    if let Err(e) = log.fail(|mine| mine.actors.contains(&path), e) {
-                        failure = Some(e);
-                        break;
-                    }
+                    log.fail(|mine| mine.actors.contains(&path), e)?;
                 }
             }
         }
-        drop(loaded);
-        if failure.is_none() {
-            let keys = diff.start_providers.iter().chain(&diff.reload_providers);
-            for key in keys {
-                let fingerprint = observed[&key.0];
-                match self.prepare_provider(host, key, fingerprint, log) {
-                    Ok(Some(instance)) => {
-                        prepared
-                            .providers
-                            .push((key.clone(), fingerprint, instance))
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        failure = Some(e);
-                        break;
-                    }
-                }
+        Ok(())
+    }
+
+    fn prepare_providers(
+        &mut self,
+        host: &Host,
+        diff: &Diff,
+        observed: &Observed,
+        log: &mut PassLog<'_>,
+        prepared: &mut Prepared,
+    ) -> Result<(), HostError> {
+        for key in diff.start_providers.iter().chain(&diff.reload_providers) {
+            let fingerprint = observed[&key.0];
+            if let Some(instance) = self.prepare_provider(host, key, fingerprint, log)? {
+                prepared
+                    .providers
+                    .push((key.clone(), fingerprint, instance));
             }
         }
-        match failure {
-            None => Ok(prepared),
-            Some(e) => {
-                prepared.providers.iter().for_each(|(_, _, p)| p.stop());
-                Err(e)
-            }
-        }
+        Ok(())
     }
 
     /// One provider instance; `Ok(None)` when it failed and the pass goes on.
@@ -586,7 +604,7 @@ impl Reconciler {
     }
 
     /// Undoes what a failed whole pass committed.
-    fn undo(&mut self, host: &Host, log: &PassLog<'_>) {
+    fn undo(&self, host: &Host, log: &PassLog<'_>) {
         for record in &log.applied.bindings {
             host.unbind_exact(record);
         }

@@ -4,7 +4,7 @@
 //! code hash, validity window, issuer policy), its code is compiled once per
 //! distinct hash, its imports are resolved against the waPC host functions,
 //! and one instance is started to prove it initialises. Calls then take a
-//! warm instance from the [`pool`], or start another while fewer than the
+//! warm instance from its pool, or start another while fewer than the
 //! limit run; an instance that trapped is thrown away, never reused.
 
 pub mod engine;

@@ -17,7 +17,7 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use trellis_host::watch::{ManifestFolder, WatchStatus};
+use trellis_host::state::watch::{ManifestFolder, WatchStatus};
 use trellis_host::HostBuilder;
 
 mod support;
@@ -79,8 +79,8 @@ async fn main() {
 
     let host = Arc::new(HostBuilder::new().build().expect("host"));
     let (status, _) = tokio::sync::watch::channel(WatchStatus::default());
-    let watched = ManifestFolder::new(folder.path(), Vec::new()).expect("folder");
-    let watcher = tokio::spawn(trellis_host::watch::run(
+    let watched = ManifestFolder::new(folder.path()).expect("folder");
+    let watcher = tokio::spawn(trellis_host::state::watch::run(
         Arc::clone(&host),
         watched,
         status,
@@ -110,7 +110,7 @@ async fn main() {
     }
     println!(
         "file write → change served (debounce {:?})\n",
-        trellis_host::watch::QUIET
+        trellis_host::state::watch::QUIET
     );
     println!("| change | runs | median | worst |");
     println!("|---|---|---|---|");

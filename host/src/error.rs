@@ -27,6 +27,14 @@ pub enum HostError {
         /// The missing files.
         files: Vec<PathBuf>,
     },
+    /// A file the manifests name could not be read (or copied).
+    #[error("{path}: cannot read: {reason}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause (part of the message, so not a separate `source`).
+        reason: std::io::Error,
+    },
     /// An actor module was refused.
     #[error(transparent)]
     Actor(#[from] ActorLoadError),
@@ -68,6 +76,20 @@ pub enum HostError {
         /// What the provider said.
         message: String,
     },
+}
+
+impl HostError {
+    /// The same error, naming the provider library `file` where it named a
+    /// private copy of it.
+    pub(crate) fn naming(self, file: &std::path::Path) -> Self {
+        match self {
+            HostError::ProviderStart(e) => HostError::ProviderStart(ProviderStartError {
+                path: file.to_path_buf(),
+                ..e
+            }),
+            other => other,
+        }
+    }
 }
 
 fn list(files: &[PathBuf]) -> String {

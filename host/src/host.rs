@@ -1,24 +1,38 @@
 //! [`HostBuilder`] → [`Host`]: the embedding API.
 //!
-//! A host owns the actor engine, the bus and the bindings. It starts actors
-//! and providers, binds them, invokes actors, and stops gracefully. Manifests
-//! are applied through [`Host::apply`] (see [`crate::apply`]).
+//! A host owns the actor engine, the bus, the bindings and the
+//! [`Reconciler`] that keeps it in its manifests' state. Manifests are
+//! applied through [`Host::apply`] (whole or not at all) and a watched
+//! folder's through [`Host::apply_watched`] (best effort): both go through the
+//! one pipeline of [`crate::state`]. Calls go through the host's [`Bus`]
+//! ([`Host::bus`]).
+//!
+//! The pipeline, and an embedder that manages entities one by one, use a
+//! small API: `prepare_*` reads, checks and creates an actor or provider
+//! instance without running it; `run_*` registers a prepared one (an actor
+//! under a running key is swapped live); `start_*` is both; `stop_*`,
+//! [`Host::bind`] and [`Host::unbind_exact`] do what they say. Each change is
+//! logged and broadcast as a [`HostEvent`].
 
 use crate::actor::engine::{ActorEngine, CodeCacheStats};
-use crate::actor::Actor;
-use crate::bus::{Bus, InvocationError, ProviderDispatcher};
+use crate::actor::{Actor, HostCalls};
+use crate::binding::{claims_values, BindingPlacement, BindingRecord};
+use crate::bus::{Bus, ProviderDispatcher};
 use crate::config::HostConfig;
 use crate::error::HostError;
 use crate::events::HostEvent;
 use crate::provider::{ProviderInstance, ProviderLibrary};
+use crate::state::{Applied, Pass, Reconciler};
+use crate::sync::Locked;
 use abi_stable::{sabi_trait::TD_Opaque, std_types::RArc};
-use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::runtime::Handle;
 use tokio::sync::broadcast;
-use trellis_claims::{Claims, Policy};
+use trellis_claims::Policy;
+use trellis_manifest::Manifest;
 use trellis_provider_sdk::ffi::FfiDispatcher_TO;
 
 /// Configures and builds a [`Host`].
@@ -91,35 +105,12 @@ impl HostBuilder {
             config: self.config,
             bindings: Mutex::default(),
             labels: Mutex::default(),
+            reconciler: tokio::sync::Mutex::default(),
             events: broadcast::channel(256).0,
             placement: OnceLock::new(),
             started: (Instant::now(), SystemTime::now()),
         })
     }
-}
-
-/// An actor bound to a provider instance.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BindingRecord {
-    /// The actor's key.
-    pub actor: String,
-    /// The capability id.
-    pub capability: String,
-    /// The binding name.
-    pub binding: String,
-    /// The values the provider received (without the claims keys).
-    pub values: HashMap<String, String>,
-}
-
-/// Takes bindings this host cannot serve alone (its provider or actor runs
-/// elsewhere) and places them in the lattice.
-pub trait BindingPlacement: Send + Sync {
-    /// Owns `record` from now on; `claims_values` are the `__wascc_*` values
-    /// when the actor runs here (empty otherwise).
-    fn place(&self, record: BindingRecord, claims_values: HashMap<String, String>);
-
-    /// Gives up `record`: its holder removes it unless another host owns it too.
-    fn withdraw(&self, record: &BindingRecord);
 }
 
 /// A running host.
@@ -130,6 +121,8 @@ pub struct Host {
     runtime: Handle,
     bindings: Mutex<Vec<BindingRecord>>,
     labels: Mutex<BTreeMap<String, String>>,
+    /// Serialises passes: one change of the desired state at a time.
+    reconciler: tokio::sync::Mutex<Reconciler>,
     events: broadcast::Sender<HostEvent>,
     placement: OnceLock<Arc<dyn BindingPlacement>>,
     started: (Instant, SystemTime),
@@ -163,13 +156,30 @@ impl Host {
 
     /// The labels the manifests gave this host.
     pub fn labels(&self) -> BTreeMap<String, String> {
-        self.labels.lock().map(|l| l.clone()).unwrap_or_default()
+        self.labels.locked("host labels").clone()
     }
 
-    pub(crate) fn add_labels(&self, labels: &BTreeMap<String, String>) {
-        if let Ok(mut mine) = self.labels.lock() {
-            mine.extend(labels.iter().map(|(k, v)| (k.clone(), v.clone())));
-        }
+    /// Sets the host's labels (every pass sets them to its manifests' union).
+    pub fn set_labels(&self, labels: BTreeMap<String, String>) {
+        *self.labels.locked("host labels") = labels;
+    }
+
+    /// Starts what `manifest` declares, or nothing if any part of it is
+    /// wrong. It stays one of the host's sources for the host's life: what it
+    /// declares keeps running whatever other sources do.
+    pub async fn apply(&self, manifest: &Manifest) -> Result<Applied, HostError> {
+        self.reconciler.lock().await.apply(self, manifest).await
+    }
+
+    /// Makes `manifests` (a watched folder's files, each at its last good
+    /// version) the host's watched sources and applies the difference to
+    /// what runs, best effort: see [`crate::state::watch`].
+    pub async fn apply_watched(&self, manifests: &BTreeMap<PathBuf, Manifest>) -> Pass {
+        self.reconciler
+            .lock()
+            .await
+            .apply_watched(self, manifests)
+            .await
     }
 
     /// When the host started, and how long ago.
@@ -184,12 +194,14 @@ impl Host {
         }
     }
 
-    pub(crate) fn placement(&self) -> Option<&Arc<dyn BindingPlacement>> {
+    /// Where bindings this host cannot serve alone go, when it has a lattice.
+    pub fn placement(&self) -> Option<&Arc<dyn BindingPlacement>> {
         self.placement.get()
     }
 
-    /// Loads and verifies the actor in `path` without registering it.
-    pub(crate) async fn load_actor(&self, path: &Path) -> Result<Actor, HostError> {
+    /// Reads, verifies and compiles the actor in `path` and starts its first
+    /// instance, without running it on the bus ([`Host::run_actor`] does).
+    pub async fn prepare_actor(&self, path: &Path) -> Result<Actor, HostError> {
         let policy = Policy {
             now: trellis_claims::now_secs(),
             allowed_issuers: self.config.allowed_issuers.clone(),
@@ -199,7 +211,7 @@ impl Host {
             path,
             &policy,
             self.config.max_instances_per_actor,
-            Arc::downgrade(&self.bus),
+            Arc::downgrade(&self.bus) as Weak<dyn HostCalls>,
         )
         .await?;
         Ok(actor)
@@ -207,25 +219,28 @@ impl Host {
 
     /// Starts the actor in `path` and returns its public key.
     pub async fn start_actor(&self, path: &Path) -> Result<String, HostError> {
-        let actor = Arc::new(self.load_actor(path).await?);
+        let actor = Arc::new(self.prepare_actor(path).await?);
         let id = actor.id().to_string();
-        self.register_actor(actor);
+        self.run_actor(actor);
         Ok(id)
     }
 
-    /// Registers `actor`; one already running under its key is replaced:
-    /// calls in flight finish on the old code, new calls get the new.
-    pub(crate) fn register_actor(&self, actor: Arc<Actor>) {
+    /// Runs a prepared `actor`; one already running under its key is
+    /// replaced (and returned): calls in flight finish on the old code, new
+    /// calls get the new.
+    pub fn run_actor(&self, actor: Arc<Actor>) -> Option<Arc<Actor>> {
         let name = actor.claims().metadata.name.clone().unwrap_or_default();
         let id = actor.id().to_string();
         let path = actor.path().display().to_string();
-        if self.bus.add_actor(actor).is_some() {
+        let replaced = self.bus.add_actor(actor);
+        if replaced.is_some() {
             tracing::info!(actor = %id, name, path, "actor updated: new calls run the new code");
             self.emit(HostEvent::ActorUpdated { actor: id, name });
         } else {
             tracing::info!(actor = %id, name, path, "actor started");
             self.emit(HostEvent::ActorStarted { actor: id, name });
         }
+        replaced
     }
 
     /// Stops the actor with this key (its bindings stay until removed).
@@ -238,21 +253,22 @@ impl Host {
         stopped
     }
 
-    /// Creates an instance of the provider in `path` for `binding`, without registering it.
-    pub(crate) fn load_provider(
+    /// Creates an instance of a checked provider `library` for `binding`,
+    /// without running it on the bus ([`Host::run_provider`] does).
+    pub fn prepare_provider(
         &self,
-        path: &Path,
+        library: &ProviderLibrary,
         binding: &str,
     ) -> Result<ProviderInstance, HostError> {
-        let library = ProviderLibrary::load(path)?;
-        let name = path
+        let name = library
+            .path()
             .file_stem()
             .and_then(|s| s.to_str())
             .unwrap_or("provider");
         let dispatcher =
             ProviderDispatcher::new(Arc::downgrade(&self.bus), self.runtime.clone(), name);
         let dispatcher = FfiDispatcher_TO::from_ptr(RArc::new(dispatcher), TD_Opaque);
-        Ok(ProviderInstance::start(&library, binding, dispatcher)?)
+        Ok(ProviderInstance::start(library, binding, dispatcher)?)
     }
 
     /// Loads the provider in `path` for `binding` and registers it.
@@ -261,15 +277,15 @@ impl Host {
         path: &Path,
         binding: &str,
     ) -> Result<Arc<ProviderInstance>, HostError> {
-        let provider = Arc::new(self.load_provider(path, binding)?);
-        self.register_provider(Arc::clone(&provider))?;
+        let library = ProviderLibrary::load(path)?;
+        let provider = Arc::new(self.prepare_provider(&library, binding)?);
+        self.run_provider(Arc::clone(&provider))?;
         Ok(provider)
     }
 
-    pub(crate) fn register_provider(
-        &self,
-        provider: Arc<ProviderInstance>,
-    ) -> Result<(), HostError> {
+    /// Runs a prepared provider instance; refused (and stopped) when
+    /// another instance serves its capability and binding name.
+    pub fn run_provider(&self, provider: Arc<ProviderInstance>) -> Result<(), HostError> {
         if self
             .bus
             .provider(provider.capability_id(), provider.binding())
@@ -297,7 +313,7 @@ impl Host {
     /// and binding name: every binding of the old instance moves to the new
     /// one (the old releases it first, so a port is free again), then the old
     /// instance stops.
-    pub(crate) fn replace_provider(&self, provider: Arc<ProviderInstance>) {
+    pub fn replace_provider(&self, provider: Arc<ProviderInstance>) {
         let (capability, binding) = (
             provider.capability_id().to_string(),
             provider.binding().to_string(),
@@ -308,7 +324,7 @@ impl Host {
             for actor in moved
                 .iter()
                 .map(|b| b.actor.as_str())
-                .collect::<std::collections::BTreeSet<_>>()
+                .collect::<BTreeSet<_>>()
             {
                 if let Err(e) = old.remove_actor(actor) {
                     tracing::warn!(
@@ -346,9 +362,9 @@ impl Host {
 
     /// Drops a binding record without telling the provider (it is gone).
     fn forget_binding(&self, record: &BindingRecord) {
-        if let Ok(mut bindings) = self.bindings.lock() {
-            bindings.retain(|b| b != record);
-        }
+        self.bindings
+            .locked("host bindings")
+            .retain(|b| b != record);
         self.emit(HostEvent::BindingRemoved {
             actor: record.actor.clone(),
             capability: record.capability.clone(),
@@ -406,9 +422,7 @@ impl Host {
             capability: record.capability.clone(),
             binding: record.binding.clone(),
         });
-        if let Ok(mut bindings) = self.bindings.lock() {
-            bindings.push(record);
-        }
+        self.bindings.locked("host bindings").push(record);
         Ok(())
     }
 
@@ -416,14 +430,15 @@ impl Host {
     /// them: an actor may be bound to one provider with several values),
     /// telling the provider.
     pub fn unbind(&self, actor: &str, capability: &str, binding: &str) -> bool {
-        let removed = self.bindings.lock().map(|mut bindings| {
+        let removed = {
+            let mut bindings = self.bindings.locked("host bindings");
             let before = bindings.len();
             bindings.retain(|b| {
                 !(b.actor == actor && b.capability == capability && b.binding == binding)
             });
             before - bindings.len()
-        });
-        if removed.unwrap_or(0) == 0 {
+        };
+        if removed == 0 {
             return false;
         }
         if let Some(provider) = self.bus.provider(capability, binding) {
@@ -451,12 +466,7 @@ impl Host {
         let siblings: Vec<BindingRecord> = self
             .bindings()
             .into_iter()
-            .filter(|b| {
-                b.actor == record.actor
-                    && b.capability == record.capability
-                    && b.binding == record.binding
-                    && b != record
-            })
+            .filter(|b| b.same_ends(record) && b != record)
             .collect();
         if !self.unbind(&record.actor, &record.capability, &record.binding) {
             return false;
@@ -472,17 +482,7 @@ impl Host {
 
     /// The bindings in force.
     pub fn bindings(&self) -> Vec<BindingRecord> {
-        self.bindings.lock().map(|b| b.clone()).unwrap_or_default()
-    }
-
-    /// Calls `operation` on a running actor.
-    pub async fn invoke(
-        &self,
-        actor: &str,
-        operation: &str,
-        payload: Vec<u8>,
-    ) -> Result<Vec<u8>, InvocationError> {
-        self.bus.invoke_actor(actor, operation, payload).await
+        self.bindings.locked("host bindings").clone()
     }
 
     /// Stops gracefully: bindings are removed (servers stop taking requests),
@@ -517,37 +517,4 @@ fn bind_error(record: &BindingRecord, message: String) -> HostError {
         binding: record.binding.clone(),
         message,
     }
-}
-
-/// The actor's claims as waSCC providers expect them in a binding's values.
-pub fn claims_values(claims: &Claims) -> HashMap<String, String> {
-    let m = &claims.metadata;
-    wascc_values(
-        &claims.issuer,
-        &m.caps,
-        m.name.as_deref().unwrap_or_default(),
-        claims.expires,
-        &m.tags,
-    )
-}
-
-/// The `__wascc_*` binding values from an actor's claim fields (what the
-/// lattice's inventory carries of them, too).
-pub(crate) fn wascc_values(
-    issuer: &str,
-    caps: &[String],
-    name: &str,
-    expires: Option<u64>,
-    tags: &[String],
-) -> HashMap<String, String> {
-    HashMap::from([
-        ("__wascc_issuer".into(), issuer.to_string()),
-        ("__wascc_capabilities".into(), caps.join(",")),
-        ("__wascc_name".into(), name.to_string()),
-        (
-            "__wascc_expires".into(),
-            expires.map(|e| e.to_string()).unwrap_or_default(),
-        ),
-        ("__wascc_tags".into(), tags.join(",")),
-    ])
 }

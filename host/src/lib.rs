@@ -4,40 +4,48 @@
 //! Data flows one way:
 //!
 //! ```text
-//!  manifest (YAML) ──► apply: prepare ──► commit ──► running entities ──► bus
-//!   trellis_manifest     verify actors,     register    Actor (pool of     in-process
-//!                        check libraries,   and bind    wasm instances),   invocation,
-//!                        resolve bindings               ProviderInstance   bounded in time
+//!  manifests ──► desired state ──► diff ──► running state ──► bus
+//!  -m files,     union of the      what      Actor (pool of     Invocation,
+//!  watched       sources           starts,   wasm instances),   in-process or
+//!  folder        (state)           stops,    ProviderInstance,  through the
+//!                                  swaps     bindings           lattice
 //! ```
 //!
 //! The nouns:
 //!
-//! - [`HostBuilder`] → [`Host`]: configure once, then start, bind, invoke, stop.
+//! - [`HostBuilder`] → [`Host`]: configure once, then apply manifests (or
+//!   start and bind entities one by one), call (through [`Host::bus`]), stop.
+//! - [`state::Reconciler`]: the host's one pipeline from its manifests to
+//!   what runs ([`state::DesiredState`], [`state::diff::Diff`]).
 //! - [`actor::Actor`]: a verified module with a bounded pool of instances
 //!   (wasmtime, waPC, claims enforced on every host call).
 //! - [`provider::ProviderLibrary`] / [`provider::ProviderInstance`]: a
 //!   provider library that passed the ABI checks, and one running instance.
-//! - [`bus::Bus`]: resolves targets and runs calls, each ending in a reply
-//!   or an [`InvocationError`] that names its target.
+//! - [`BindingRecord`]: an actor bound to a provider instance, served here
+//!   or placed in the lattice ([`binding::Placement`]).
+//! - [`Invocation`]: one call (origin, target, operation, payload).
+//! - [`bus::Bus`]: routes invocations (`call`, or `call_local` for this host
+//!   only), each ending in a reply or an [`InvocationError`] that names its
+//!   target.
 
 pub mod actor;
-mod apply;
+pub mod binding;
 pub mod bus;
 mod config;
-pub mod desired;
 mod error;
 mod events;
 mod host;
+pub mod invocation;
 #[cfg(feature = "lattice")]
 pub mod lattice;
 pub mod provider;
-pub mod reconcile;
+pub mod state;
 mod sync;
-pub mod watch;
 
-pub use apply::Applied;
-pub use bus::InvocationError;
+pub use binding::{claims_values, BindingPlacement, BindingRecord};
 pub use config::HostConfig;
 pub use error::HostError;
 pub use events::HostEvent;
-pub use host::{claims_values, BindingPlacement, BindingRecord, Host, HostBuilder};
+pub use host::{Host, HostBuilder};
+pub use invocation::{Invocation, InvocationError};
+pub use state::Applied;

@@ -10,9 +10,10 @@
 
 use crate::actor::wapc::{self, GuestState};
 use crate::config::HostConfig;
+use crate::sync::Locked;
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wasmtime::{
     Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, Linker, Module,
@@ -93,7 +94,7 @@ impl ActorEngine {
         // Held while compiling: actors that load at the same time with the
         // same code wait for one compilation instead of each doing their own,
         // and the cache's hit count tells exactly whether this one was a hit.
-        let mut compiled = self.compiled.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut compiled = self.compiled.locked("compiled modules");
         if let Some(module) = compiled.get(code_hash) {
             return Ok(module.clone());
         }

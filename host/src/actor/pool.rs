@@ -9,7 +9,8 @@
 use super::engine::ActorEngine;
 use super::wapc::GuestState;
 use super::ActorContext;
-use crate::bus::InvocationError;
+use crate::invocation::InvocationError;
+use crate::sync::Locked;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
 use wasmtime::{InstancePre, Module, Store, Trap, TypedFunc, UpdateDeadline};
@@ -159,13 +160,11 @@ impl ActorPool {
     }
 
     fn take_idle(&self) -> Option<Warm> {
-        self.idle.lock().ok()?.pop()
+        self.idle.locked("idle instances").pop()
     }
 
     fn give_back(&self, warm: Warm) {
-        if let Ok(mut idle) = self.idle.lock() {
-            idle.push(warm);
-        }
+        self.idle.locked("idle instances").push(warm);
     }
 
     fn describe_trap(&self, e: &wasmtime::Error) -> String {

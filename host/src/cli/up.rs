@@ -113,46 +113,50 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
         .iter()
         .map(|path| Manifest::load(path))
         .collect::<Result<Vec<_>, _>>()?;
+    let folder = args
+        .watch
+        .as_deref()
+        .map(trellis_host::state::watch::ManifestFolder::new)
+        .transpose()?;
     let host = std::sync::Arc::new(HostBuilder::new().config(args.config()).build()?);
     #[cfg(feature = "lattice")]
     let lattice = trellis_host::lattice::join(&host, args.lattice.config()).await?;
     #[cfg(not(feature = "lattice"))]
     tracing::info!("Initialized Message Bus (internal)");
-    if let Some(dir) = &args.watch {
-        let folder = trellis_host::watch::ManifestFolder::new(dir, manifests)?;
-        let (status, _) = tokio::sync::watch::channel(Default::default());
-        let stopped = async {
-            if let Err(e) = stop_signal().await {
-                tracing::error!("{e:#}");
-            }
-        };
-        tracing::info!("host ready; stop with Ctrl-C");
-        let outcome =
-            trellis_host::watch::run(std::sync::Arc::clone(&host), folder, status, stopped).await;
-        #[cfg(feature = "lattice")]
-        lattice.leave().await;
-        host.shutdown().await;
-        return Ok(outcome?);
-    }
-    let mut outcome = Ok(());
-    for manifest in &manifests {
-        if let Err(e) = host.apply(manifest).await {
-            outcome = Err(e.into());
-            break;
-        }
-        tracing::info!(manifest = %manifest.source.display(), "manifest applied");
-    }
-    if outcome.is_ok() {
-        if manifests.is_empty() {
-            tracing::info!("no manifest given: the host runs empty");
-        }
-        tracing::info!("host ready; stop with Ctrl-C");
-        outcome = stop_signal().await;
-    }
+    let outcome = run_until_stopped(&host, &manifests, folder).await;
     #[cfg(feature = "lattice")]
     lattice.leave().await;
     host.shutdown().await;
     outcome
+}
+
+/// Applies `manifests`, each whole, then follows `folder` (if any) until a
+/// stop signal: both are sources of the host's one desired state.
+async fn run_until_stopped(
+    host: &std::sync::Arc<trellis_host::Host>,
+    manifests: &[Manifest],
+    folder: Option<trellis_host::state::watch::ManifestFolder>,
+) -> anyhow::Result<()> {
+    for manifest in manifests {
+        host.apply(manifest).await?;
+        tracing::info!(manifest = %manifest.source.display(), "manifest applied");
+    }
+    let Some(folder) = folder else {
+        if manifests.is_empty() {
+            tracing::info!("no manifest given: the host runs empty");
+        }
+        tracing::info!("host ready; stop with Ctrl-C");
+        return stop_signal().await;
+    };
+    let (status, _) = tokio::sync::watch::channel(Default::default());
+    let stopped = async {
+        if let Err(e) = stop_signal().await {
+            tracing::error!("{e:#}");
+        }
+    };
+    tracing::info!("host ready; stop with Ctrl-C");
+    let host = std::sync::Arc::clone(host);
+    Ok(trellis_host::state::watch::run(host, folder, status, stopped).await?)
 }
 
 /// Resolves on SIGINT or (on Unix) SIGTERM.

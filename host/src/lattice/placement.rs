@@ -12,7 +12,7 @@
 
 use super::protocol::{BindingKey, Control, ControlReply, Inventory};
 use super::Lattice;
-use crate::host::{BindingPlacement, BindingRecord};
+use crate::binding::{BindingPlacement, BindingRecord};
 use rand::seq::IndexedRandom;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, Weak};

@@ -185,7 +185,7 @@ pub struct ActorSummary {
 impl ActorSummary {
     /// The `__wascc_*` values a provider receives when this actor is bound.
     pub fn claims_values(&self) -> HashMap<String, String> {
-        crate::host::wascc_values(
+        crate::binding::wascc_values(
             &self.issuer,
             &self.caps,
             &self.name,
@@ -253,7 +253,7 @@ pub struct BindingKey {
 
 impl BindingKey {
     /// The identity of `record`.
-    pub fn of(record: &crate::host::BindingRecord) -> Self {
+    pub fn of(record: &crate::binding::BindingRecord) -> Self {
         BindingKey {
             actor: record.actor.clone(),
             capability: record.capability.clone(),

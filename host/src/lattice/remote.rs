@@ -1,8 +1,9 @@
 //! Invocations across hosts: the calling side ([`RemoteCalls`], the bus's
 //! remote route) and the answering side (queue subscriptions per entity).
 
-use super::protocol::{encode_envelope, Invocation, InvocationReply, Subjects};
-use crate::bus::{Bus, InvocationError, RemoteRoute};
+use super::protocol::{encode_envelope, Invocation as Envelope, InvocationReply, Subjects};
+use crate::bus::{Bus, RemoteRoute};
+use crate::invocation::{Invocation, InvocationError, Origin, Target};
 use async_nats::{Client, Message, Request, RequestErrorKind};
 use futures::future::BoxFuture;
 use std::borrow::Cow;
@@ -33,10 +34,10 @@ impl RemoteCalls {
 
     /// Sends one invocation. The envelope is encoded here, borrowing the
     /// caller's strings and payload; `target` names the callee in errors.
-    fn call(
+    fn send(
         &self,
         subject: String,
-        invocation: Invocation<'_>,
+        invocation: Envelope<'_>,
         target: String,
     ) -> BoxFuture<'static, Result<Vec<u8>, InvocationError>> {
         let encoded = encode_envelope(&invocation, invocation.payload.len());
@@ -89,8 +90,8 @@ impl RemoteCalls {
         target: Cow<'a, str>,
         operation: &'a str,
         payload: &'a [u8],
-    ) -> Invocation<'a> {
-        Invocation {
+    ) -> Envelope<'a> {
+        Envelope {
             id: format!(
                 "{}-{}",
                 self.host_id,
@@ -107,35 +108,23 @@ impl RemoteCalls {
 }
 
 impl RemoteRoute for RemoteCalls {
-    fn invoke_actor(
+    fn call(
         &self,
-        actor: &str,
-        operation: &str,
-        payload: Vec<u8>,
+        invocation: Invocation<'_>,
     ) -> BoxFuture<'static, Result<Vec<u8>, InvocationError>> {
-        let invocation = self.invocation("", actor.into(), operation, &payload);
-        self.call(
-            self.subjects.actor(actor),
-            invocation,
-            format!("actor {actor}"),
-        )
-    }
-
-    fn invoke_provider(
-        &self,
-        actor: &str,
-        capability: &str,
-        binding: &str,
-        operation: &str,
-        payload: Vec<u8>,
-    ) -> BoxFuture<'static, Result<Vec<u8>, InvocationError>> {
-        let target = format!("{capability}/{binding}").into();
-        let invocation = self.invocation(actor, target, operation, &payload);
-        self.call(
-            self.subjects.provider(capability, binding),
-            invocation,
-            format!("{capability} (binding '{binding}')"),
-        )
+        let (subject, target) = match invocation.target {
+            Target::Actor(actor) => (self.subjects.actor(actor), Cow::Borrowed(actor)),
+            Target::Provider {
+                capability,
+                binding,
+            } => (
+                self.subjects.provider(capability, binding),
+                Cow::Owned(format!("{capability}/{binding}")),
+            ),
+        };
+        let origin = invocation.origin.actor();
+        let envelope = self.invocation(origin, target, invocation.operation, &invocation.payload);
+        self.send(subject, envelope, invocation.target.to_string())
     }
 }
 
@@ -170,25 +159,25 @@ pub async fn answer(served: Arc<Served>, bus: Arc<Bus>, message: Message) {
         tracing::debug!(%subject, "invocation without a reply subject dropped");
         return;
     };
-    let outcome = match trellis_codec::decode::<Invocation>(&payload) {
+    let outcome = match trellis_codec::decode::<Envelope>(&payload) {
         Err(e) => Err(format!("malformed invocation: {e}")),
-        Ok(call) => match &served.entity {
-            Entity::Actor(actor) => {
-                bus.invoke_local_actor(actor, &call.operation, call.payload.into_owned())
-                    .await
-            }
-            Entity::Provider(capability, binding) => {
-                bus.call_local_provider(
-                    &call.origin,
+        Ok(call) => {
+            // The caller names its actor, if an actor calls.
+            let origin = match &*call.origin {
+                "" => Origin::Host,
+                actor => Origin::Actor(actor),
+            };
+            let target = match &served.entity {
+                Entity::Actor(actor) => Target::Actor(actor),
+                Entity::Provider(capability, binding) => Target::Provider {
                     capability,
                     binding,
-                    &call.operation,
-                    call.payload.into_owned(),
-                )
-                .await
-            }
+                },
+            };
+            let invocation =
+                Invocation::new(origin, target, &call.operation, call.payload.into_owned());
+            bus.call_local(invocation).await.map_err(|e| e.to_string())
         }
-        .map_err(|e| e.to_string()),
     };
     let host = Cow::Borrowed(served.host_id.as_str());
     let reply = match &outcome {

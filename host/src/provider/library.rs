@@ -85,6 +85,12 @@ impl ProviderLibrary {
         })
     }
 
+    /// Loads and checks `copy`, a private copy of the library at `path`;
+    /// its refusals name `path`, the file a person knows.
+    pub fn load_copy(path: &Path, copy: &Path) -> Result<ProviderLibrary, ProviderLoadError> {
+        ProviderLibrary::load(copy).map_err(|e| e.naming(path))
+    }
+
     /// The file it was loaded from.
     pub fn path(&self) -> &Path {
         &self.path
@@ -93,6 +99,35 @@ impl ProviderLibrary {
     /// The root module.
     pub(crate) fn module(&self) -> ProviderModuleRef {
         self.module
+    }
+}
+
+impl ProviderLoadError {
+    /// The same refusal, naming `file` instead.
+    fn naming(self, file: &Path) -> Self {
+        let file = file.to_path_buf();
+        match self {
+            ProviderLoadError::NotFound { .. } => ProviderLoadError::NotFound { path: file },
+            ProviderLoadError::NotALibrary { reason, .. } => {
+                ProviderLoadError::NotALibrary { path: file, reason }
+            }
+            ProviderLoadError::NotAProvider { .. } => {
+                ProviderLoadError::NotAProvider { path: file }
+            }
+            ProviderLoadError::IncompatibleSdk {
+                expected, found, ..
+            } => ProviderLoadError::IncompatibleSdk {
+                path: file,
+                expected,
+                found,
+            },
+            ProviderLoadError::LayoutMismatch { summary, .. } => {
+                ProviderLoadError::LayoutMismatch {
+                    path: file,
+                    summary,
+                }
+            }
+        }
     }
 }
 

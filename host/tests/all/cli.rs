@@ -147,3 +147,51 @@ async fn up_watch_applies_a_folder_and_stops_cleanly() {
     let status = host.stop();
     assert!(status.success(), "{status:?}");
 }
+
+#[cfg(not(feature = "lattice"))]
+#[tokio::test(flavor = "multi_thread")]
+async fn up_with_manifests_and_a_watched_folder_runs_their_union() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = tempfile::tempdir().unwrap();
+    let (first, second) = (free_port(), free_port());
+    let manifest = dir.path().join("echo.yaml");
+    std::fs::write(&manifest, echo_manifest(first)).unwrap();
+    // The watched file declares the same actor and provider, and a second binding.
+    let watched = folder.path().join("more.yaml");
+    std::fs::write(&watched, echo_manifest(second)).unwrap();
+    let host = Running::start(&[
+        "--manifest",
+        manifest.to_str().unwrap(),
+        "--watch",
+        folder.path().to_str().unwrap(),
+    ]);
+    let answers = |port: u16| async move {
+        http("GET", port, "/", "")
+            .await
+            .ok()
+            .filter(|r| r.status == 200)
+    };
+    let wait = std::time::Duration::from_secs(15);
+    eventually(wait, "the -m binding", || answers(first)).await;
+    eventually(wait, "the watched binding", || answers(second)).await;
+
+    // Dropping the watched file's binding leaves what the -m manifest declares.
+    std::fs::write(
+        &watched,
+        format!("actors: [{}]\n", actor("echo_s").display()),
+    )
+    .unwrap();
+    eventually(wait, "the watched binding to go", || async move {
+        http("GET", second, "/", "").await.is_err().then_some(())
+    })
+    .await;
+    assert!(answers(first).await.is_some(), "the -m binding stays");
+
+    // Declared by both sources, echo started once and was never loaded again.
+    let log = host.log();
+    assert_eq!(log.matches("actor started").count(), 1, "{log}");
+    assert!(!log.contains("actor updated"), "{log}");
+    assert_eq!(log.matches("provider loaded").count(), 1, "{log}");
+    let status = host.stop();
+    assert!(status.success(), "{status:?}");
+}

@@ -124,3 +124,26 @@ async fn a_provider_twice_in_one_manifest_is_refused() {
     nothing_runs(&host);
     let _ = HostError::NoRuntime; // the error type is public API
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_manifest_applied_again_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let host = host();
+    let manifest = manifest(&echo_manifest(port), dir.path()).unwrap();
+    let first = host.apply(&manifest).await.expect("applies");
+    assert_eq!(first.actors, vec![ECHO_KEY.to_string()]);
+    let mut events = host.subscribe();
+    let again = host.apply(&manifest).await.expect("applies again");
+    assert_eq!(
+        again,
+        trellis_host::Applied::default(),
+        "nothing new started"
+    );
+    assert!(
+        events.try_recv().is_err(),
+        "nothing started, loaded or bound"
+    );
+    assert_eq!(http("GET", port, "/", "").await.map(|r| r.status), Ok(200));
+    host.shutdown().await;
+}

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{oneshot, watch};
-use trellis_host::watch::{ManifestFolder, WatchStatus};
+use trellis_host::state::watch::{ManifestFolder, WatchStatus};
 use trellis_host::Host;
 
 pub struct Watched {
@@ -23,7 +23,7 @@ impl Watched {
 
     /// Watches `dir` for an existing host (one joined to a lattice, say).
     pub fn start_on(host: Arc<Host>, dir: &Path) -> Watched {
-        let folder = ManifestFolder::new(dir, Vec::new()).expect("a folder");
+        let folder = ManifestFolder::new(dir).expect("a folder");
         let (status_tx, status) = watch::channel(WatchStatus::default());
         let (stop, stopped) = oneshot::channel::<()>();
         let watched_host = Arc::clone(&host);
@@ -31,7 +31,7 @@ impl Watched {
             let stopped = async {
                 let _ = stopped.await;
             };
-            trellis_host::watch::run(watched_host, folder, status_tx, stopped)
+            trellis_host::state::watch::run(watched_host, folder, status_tx, stopped)
                 .await
                 .expect("watches");
         });
@@ -307,5 +307,37 @@ async fn a_module_with_another_key_replaces_the_actor() {
     eventually(Duration::from_secs(15), "chaos to start", runs(CHAOS_KEY)).await;
     assert!(bus.actor(ECHO_KEY).is_none(), "the old actor stopped");
     assert_eq!(bus.actors().len(), 1);
+    host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_module_saved_again_unchanged_is_not_loaded_again() {
+    let manifests = tempfile::tempdir().unwrap();
+    let (_assets, echo) = assets();
+    let port = free_port();
+    std::fs::write(manifests.path().join("echo.yaml"), echo_yaml(&echo, port)).unwrap();
+    let mut host = Watched::start(manifests.path());
+    serves(port, "/watched").await;
+    let mut events = host.host.subscribe();
+
+    // Saved again with the same bytes: a new modification time, same content.
+    let before = host.status.borrow().passes;
+    std::fs::write(&echo, std::fs::read(actor("echo_s")).unwrap()).unwrap();
+    host.until("a pass after the save", |s| s.passes > before)
+        .await;
+    // And a manifest naming it a second time.
+    let before = host.status.borrow().passes;
+    std::fs::write(
+        manifests.path().join("again.yaml"),
+        format!("actors: [{}]\n", echo.display()),
+    )
+    .unwrap();
+    host.until("a pass that read the second file", |s| s.passes > before)
+        .await;
+    serves(port, "/watched").await;
+    assert!(
+        events.try_recv().is_err(),
+        "nothing started, swapped or stopped"
+    );
     host.stop().await;
 }

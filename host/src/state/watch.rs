@@ -1,20 +1,19 @@
 //! Watching a folder of manifests and applying every change live.
 //!
-//! Every `*.yaml`, `*.yml` and `*.json` file in the folder is a manifest; the
-//! desired state is the union of them (and of any fixed manifests). On any
-//! change in the folder, or in a folder holding a file a manifest names (an
-//! actor module, a provider library), the watcher waits for a short quiet
-//! spell (editors write, rename and recreate files in bursts), reads every
-//! manifest again and hands the union to the [`Reconciler`].
+//! Every `*.yaml`, `*.yml` and `*.json` file in the folder is a manifest, and
+//! one source of the host's desired state (next to the manifests given to
+//! [`Host::apply`]). On any change in the folder, or in a folder holding a
+//! file the desired state names (an actor module, a provider library), the
+//! watcher waits for a short quiet spell (editors write, rename and recreate
+//! files in bursts), reads every manifest again and hands them to
+//! [`Host::apply_watched`], which applies the difference best effort.
 //!
 //! A manifest that cannot be read, parsed or validated keeps its last good
 //! version: nothing it declared stops because it was half-written for a
 //! moment. Its error is logged once and shown in [`WatchStatus`]; fixing the
 //! file applies it. Deleting it removes what only it declared.
 
-use crate::desired::DesiredState;
 use crate::host::Host;
-use crate::reconcile::Reconciler;
 use notify::{RecursiveMode, Watcher};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -54,14 +53,13 @@ pub struct WatchStatus {
 /// The manifests of a folder, each at its last good version.
 pub struct ManifestFolder {
     dir: PathBuf,
-    fixed: Vec<Manifest>,
     good: BTreeMap<PathBuf, Manifest>,
     errors: BTreeMap<PathBuf, String>,
 }
 
 impl ManifestFolder {
-    /// Watches `dir`, alongside `fixed` manifests that never change.
-    pub fn new(dir: &Path, fixed: Vec<Manifest>) -> Result<Self, WatchError> {
+    /// The manifests of `dir` (none read yet).
+    pub fn new(dir: &Path) -> Result<Self, WatchError> {
         let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
         if !dir.is_dir() {
             return Err(WatchError::Folder {
@@ -71,7 +69,6 @@ impl ManifestFolder {
         }
         Ok(ManifestFolder {
             dir,
-            fixed,
             good: BTreeMap::new(),
             errors: BTreeMap::new(),
         })
@@ -106,19 +103,15 @@ impl ManifestFolder {
         }
     }
 
-    /// The union of the fixed manifests and the folder's good ones.
-    pub fn desired(&self) -> DesiredState {
-        DesiredState::union(self.fixed.iter().chain(self.good.values()))
+    /// The manifests at their last good version, by file.
+    pub fn manifests(&self) -> &BTreeMap<PathBuf, Manifest> {
+        &self.good
     }
 
-    /// The folders to watch: this one, and those of the files manifests name.
-    fn folders(&self) -> BTreeSet<PathBuf> {
-        let desired = self.desired();
-        let files = desired
-            .actors
-            .iter()
-            .chain(desired.providers.iter().map(|(p, _)| p));
+    /// The folders to watch: this one, and those holding `files`.
+    fn folders(&self, files: &[PathBuf]) -> BTreeSet<PathBuf> {
         let mut folders: BTreeSet<PathBuf> = files
+            .iter()
             .filter_map(|f| f.parent().map(Path::to_path_buf))
             .filter(|d| d.is_dir())
             .collect();
@@ -162,18 +155,14 @@ pub async fn run(
         path: folder.dir.clone(),
         message: e.to_string(),
     })?;
-    let mut reconciler = Reconciler::new(host).map_err(|e| WatchError::Folder {
-        path: folder.dir.clone(),
-        message: format!("cannot make a folder for provider copies: {e}"),
-    })?;
     let mut watched = BTreeMap::new();
     tokio::pin!(stop);
     tracing::info!(folder = %folder.dir.display(), "watching manifests");
     loop {
         let started = Instant::now();
         folder.rescan();
-        let pass = reconciler.reconcile(&folder.desired()).await;
-        watch_folders(&mut watcher, &mut watched, folder.folders());
+        let pass = host.apply_watched(folder.manifests()).await;
+        watch_folders(&mut watcher, &mut watched, folder.folders(&pass.files));
         tracing::debug!(
             elapsed_ms = started.elapsed().as_millis() as u64,
             "watch pass done"

@@ -34,17 +34,20 @@ pub(crate) trait RwLocked<T> {
 
 impl<T> Locked<T> for Mutex<T> {
     fn locked(&self, what: &'static str) -> MutexGuard<'_, T> {
-        self.lock().unwrap_or_else(|poisoned| recover(what, poisoned))
+        self.lock()
+            .unwrap_or_else(|poisoned| recover(what, poisoned))
     }
 }
 
 impl<T> RwLocked<T> for RwLock<T> {
     fn read_locked(&self, what: &'static str) -> RwLockReadGuard<'_, T> {
-        self.read().unwrap_or_else(|poisoned| recover(what, poisoned))
+        self.read()
+            .unwrap_or_else(|poisoned| recover(what, poisoned))
     }
 
     fn write_locked(&self, what: &'static str) -> RwLockWriteGuard<'_, T> {
-        self.write().unwrap_or_else(|poisoned| recover(what, poisoned))
+        self.write()
+            .unwrap_or_else(|poisoned| recover(what, poisoned))
     }
 }
 

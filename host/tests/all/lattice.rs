@@ -6,7 +6,7 @@ use crate::support::*;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use trellis_host::lattice::{self, Lattice, LatticeConfig};
-use trellis_host::{Host, InvocationError};
+use trellis_host::{Host, HostBuilder, InvocationError};
 
 /// A `nats-server` on free loopback ports, stopped when dropped.
 struct NatsServer {
@@ -73,7 +73,17 @@ async fn member(
     actors: &[&str],
     providers: &[std::path::PathBuf],
 ) -> (Arc<Host>, Arc<Lattice>) {
-    let host = Arc::new(host());
+    member_with(host(), config, actors, providers).await
+}
+
+/// [`member`], with a host built by the test.
+async fn member_with(
+    host: Host,
+    config: LatticeConfig,
+    actors: &[&str],
+    providers: &[std::path::PathBuf],
+) -> (Arc<Host>, Arc<Lattice>) {
+    let host = Arc::new(host);
     let lattice = lattice::join(&host, config)
         .await
         .expect("joins the lattice");
@@ -148,15 +158,13 @@ async fn calls_cross_hosts_in_every_direction() {
 async fn no_responders_fail_at_once_and_slow_targets_time_out() {
     let nats = NatsServer::start();
     let a = member(config(&nats, "x"), &["chaos_s"], &[chaos_library()]).await;
-    let b = member(
-        LatticeConfig {
-            rpc_timeout: Duration::from_millis(500),
-            ..config(&nats, "x")
-        },
-        &[],
-        &[],
-    )
-    .await;
+    // A remote call is bounded by the caller's call timeout, as a local one is.
+    let quick = HostBuilder::new()
+        .config(test_config())
+        .call_timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let b = member_with(quick, config(&nats, "x"), &[], &[]).await;
     let nobody = "MCZ3U3XNKTPW7TNRWS6M3QKXNZG5WAVTC2NJA2I6PDDEKLCQK5ZNKEK2";
     let start = Instant::now();
     let err =

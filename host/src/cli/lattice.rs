@@ -1,13 +1,15 @@
 //! `trellis lattice …` and `trellis call`: look at and use a running lattice,
-//! through the host's own [`LatticeClient`].
+//! through the host's own [`LatticeClient`]; and how `trellis up` joins one.
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use futures::StreamExt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 use trellis_host::lattice::protocol::{Inventory, Invocation};
-use trellis_host::lattice::{LatticeClient, LatticeConfig};
+use trellis_host::lattice::{Lattice, LatticeClient, LatticeConfig};
+use trellis_host::Host;
 
 /// How to reach the lattice (shared by `trellis up` and these commands).
 #[derive(Debug, Args)]
@@ -58,7 +60,7 @@ pub struct LatticeArgs {
 }
 
 impl LatticeArgs {
-    pub fn config(&self) -> LatticeConfig {
+    fn config(&self) -> LatticeConfig {
         LatticeConfig {
             host: self.host.clone(),
             creds_file: self.creds.clone(),
@@ -102,6 +104,43 @@ pub struct QueryArgs {
     wait_ms: u64,
     #[command(flatten)]
     lattice: LatticeArgs,
+}
+
+/// Whether and how `trellis up` joins a lattice.
+#[derive(Debug, Args)]
+pub struct JoinArgs {
+    /// Run on the internal bus only, as a build without the lattice does:
+    /// no NATS, no other hosts. The environment takes 1, true, yes or on.
+    #[arg(
+        long,
+        env = "TRELLIS_NO_LATTICE",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    no_lattice: bool,
+    #[command(flatten)]
+    lattice: LatticeArgs,
+}
+
+/// The lattice `trellis up` joined, if it joined one.
+pub struct Joined(Option<Arc<Lattice>>);
+
+impl Joined {
+    /// Joins the lattice `args` name, unless told not to.
+    pub async fn join(host: &Arc<Host>, args: &JoinArgs) -> anyhow::Result<Joined> {
+        if args.no_lattice {
+            tracing::info!("Initialized Message Bus (internal)");
+            return Ok(Joined(None));
+        }
+        let lattice = trellis_host::lattice::join(host, args.lattice.config()).await?;
+        Ok(Joined(Some(lattice)))
+    }
+
+    /// Leaves the lattice cleanly, if one was joined.
+    pub async fn leave(&self) {
+        if let Some(lattice) = &self.0 {
+            lattice.leave().await;
+        }
+    }
 }
 
 /// `trellis call`.

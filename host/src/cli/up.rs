@@ -50,9 +50,8 @@ pub struct UpArgs {
     /// Longest a graceful stop waits for calls in flight, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 10_000)]
     shutdown_grace_ms: u64,
-    #[cfg(feature = "lattice")]
     #[command(flatten)]
-    lattice: super::lattice::LatticeArgs,
+    lattice: super::lattice::JoinArgs,
 }
 
 impl UpArgs {
@@ -114,10 +113,7 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
         .map(|path| Manifest::load(path))
         .collect::<Result<Vec<_>, _>>()?;
     let host = std::sync::Arc::new(HostBuilder::new().config(args.config()).build()?);
-    #[cfg(feature = "lattice")]
-    let lattice = trellis_host::lattice::join(&host, args.lattice.config()).await?;
-    #[cfg(not(feature = "lattice"))]
-    tracing::info!("Initialized Message Bus (internal)");
+    let lattice = super::lattice::Joined::join(&host, &args.lattice).await?;
     if let Some(dir) = &args.watch {
         let folder = trellis_host::watch::ManifestFolder::new(dir, manifests)?;
         let (status, _) = tokio::sync::watch::channel(Default::default());
@@ -129,7 +125,6 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
         tracing::info!("host ready; stop with Ctrl-C");
         let outcome =
             trellis_host::watch::run(std::sync::Arc::clone(&host), folder, status, stopped).await;
-        #[cfg(feature = "lattice")]
         lattice.leave().await;
         host.shutdown().await;
         return Ok(outcome?);
@@ -149,7 +144,6 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
         tracing::info!("host ready; stop with Ctrl-C");
         outcome = stop_signal().await;
     }
-    #[cfg(feature = "lattice")]
     lattice.leave().await;
     host.shutdown().await;
     outcome

@@ -703,6 +703,29 @@ fn up_fails_fast_when_nats_is_unreachable() {
     );
 }
 
+#[test]
+fn the_environment_can_turn_the_lattice_off() {
+    let help = trellis().args(["up", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("--no-lattice") && help.contains("TRELLIS_NO_LATTICE"),
+        "{help}"
+    );
+    let nowhere = format!("127.0.0.1:{}", free_port());
+    let host = Running::spawn(
+        trellis()
+            .arg("up")
+            .env("TRELLIS_NO_LATTICE", "1")
+            .env("LATTICE_HOST", &nowhere),
+    );
+    host.wait_for_log("Initialized Message Bus (internal)");
+    host.wait_for_log("host ready");
+    let log = host.log();
+    assert!(!log.contains("NATS"), "{log}");
+    let status = host.stop();
+    assert!(status.success(), "{status:?}\n{log}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_watched_folder_places_and_withdraws_lattice_bindings() {
     use crate::watch::{assets, echo_yaml, refuses, Watched};

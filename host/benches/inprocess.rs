@@ -12,7 +12,7 @@
 //!    - also shown: the raw call with epoch interruption enabled, the
 //!      mechanism the host bounds every call's time with (it adds a check to
 //!      every function entry and loop of the guest's code), and
-//!      `Host::invoke`, the hosted path without the FFI future: together
+//!      `Bus::call`, the hosted path without the FFI future: together
 //!      they tell the guest-code cost of deadlines, the FFI layer and the
 //!      host's own work apart.
 //!
@@ -54,6 +54,7 @@ use std::time::{Duration, Instant};
 use trellis_codec::extras::{op as extras_op, GeneratorRequest, GeneratorResult, CAPABILITY};
 use trellis_codec::http::{Request, Response};
 use trellis_host::bus::ProviderDispatcher;
+use trellis_host::invocation::{Invocation, Origin, Target};
 use trellis_host::{Host, HostBuilder, HostConfig};
 use trellis_provider_extras::ExtrasProvider;
 use trellis_provider_sdk::ffi::{FfiDispatcherBox, FfiDispatcher_TO};
@@ -167,8 +168,8 @@ async fn actor_call() {
         })
         .await;
         support::timed_round(&mut invoke, ACTOR_CALLS, || async {
-            black_box(host.invoke(ECHO_KEY, HANDLE_REQUEST, payload.clone()).await)
-                .expect("echo answers");
+            let invocation = Invocation::to_actor(ECHO_KEY, HANDLE_REQUEST, payload.clone());
+            black_box(host.bus().call(invocation).await).expect("echo answers");
         })
         .await;
     }
@@ -181,7 +182,7 @@ async fn actor_call() {
         ("raw wasmtime `__guest_call`", &mut baseline),
         ("raw wasmtime + epoch interruption", &mut epoch),
         ("provider dispatcher → actor", &mut subject),
-        ("`Host::invoke` (no FFI future)", &mut invoke),
+        ("`Bus::call` (no FFI future)", &mut invoke),
     ]);
     host.shutdown().await;
 }
@@ -427,24 +428,24 @@ async fn provider_call() {
         for _ in 0..PROVIDER_SAMPLES {
             let start = Instant::now();
             for _ in 0..HOST_CALLS {
-                black_box(
-                    host.bus()
-                        .call_local_provider(
-                            &chaos,
-                            CAPABILITY,
-                            "default",
-                            extras_op::REQUEST_SEQUENCE,
-                            request.clone(),
-                        )
-                        .await,
-                )
-                .expect("bus call");
+                let invocation = Invocation::new(
+                    Origin::Actor(&chaos),
+                    Target::Provider {
+                        capability: CAPABILITY,
+                        binding: "default",
+                    },
+                    extras_op::REQUEST_SEQUENCE,
+                    request.clone(),
+                );
+                black_box(host.bus().call_local(invocation).await).expect("bus call");
             }
             bus.push(start.elapsed() / HOST_CALLS);
         }
         for _ in 0..PROVIDER_SAMPLES {
-            let empty = time(host.invoke(&chaos, "RepeatCall", none.clone())).await;
-            let full = time(host.invoke(&chaos, "RepeatCall", many.clone())).await;
+            let repeat =
+                |payload: &[u8]| Invocation::to_actor(&chaos, "RepeatCall", payload.to_vec());
+            let empty = time(host.bus().call(repeat(&none))).await;
+            let full = time(host.bus().call(repeat(&many))).await;
             subject.push(full.saturating_sub(empty) / HOST_CALLS);
         }
     }
@@ -472,7 +473,8 @@ async fn time<T, E: std::fmt::Debug>(
 /// Runs `RepeatCall` with `payload` and returns the last sequence number taken.
 async fn next_sequence(host: &Host, actor: &str, payload: &[u8]) -> u64 {
     let reply = host
-        .invoke(actor, "RepeatCall", payload.to_vec())
+        .bus()
+        .call(Invocation::to_actor(actor, "RepeatCall", payload.to_vec()))
         .await
         .expect("RepeatCall answers");
     let result: GeneratorResult = trellis_codec::decode(&reply).expect("a GeneratorResult");

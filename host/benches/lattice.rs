@@ -29,7 +29,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use trellis_host::lattice::{self, LatticeConfig};
-use trellis_host::{Host, HostBuilder};
+use trellis_host::{Host, HostBuilder, Invocation};
 
 mod support;
 
@@ -145,7 +145,12 @@ async fn until_reachable(caller: &Host, lattice: &lattice::Lattice, payload: &[u
             .any(|p| p.actors.iter().any(|a| a.id == ECHO_KEY));
         if seen
             && caller
-                .invoke(ECHO_KEY, "HandleRequest", payload.to_vec())
+                .bus()
+                .call(Invocation::to_actor(
+                    ECHO_KEY,
+                    "HandleRequest",
+                    payload.to_vec(),
+                ))
                 .await
                 .is_ok()
         {
@@ -253,7 +258,12 @@ async fn bench() {
         .await
         .expect("echo starts");
     let reply_size = local
-        .invoke(ECHO_KEY, "HandleRequest", payload.clone())
+        .bus()
+        .call(Invocation::to_actor(
+            ECHO_KEY,
+            "HandleRequest",
+            payload.clone(),
+        ))
         .await
         .expect("echo answers")
         .len();
@@ -269,7 +279,8 @@ async fn bench() {
             let (local, payload) = (Arc::clone(&local), payload.to_vec());
             async move {
                 local
-                    .invoke(ECHO_KEY, "HandleRequest", payload)
+                    .bus()
+                    .call(Invocation::to_actor(ECHO_KEY, "HandleRequest", payload))
                     .await
                     .expect("local call");
             }
@@ -293,7 +304,8 @@ async fn bench() {
             let (caller, payload) = (Arc::clone(&caller), payload.to_vec());
             async move {
                 caller
-                    .invoke(ECHO_KEY, "HandleRequest", payload)
+                    .bus()
+                    .call(Invocation::to_actor(ECHO_KEY, "HandleRequest", payload))
                     .await
                     .expect("remote call");
             }

@@ -1,12 +1,13 @@
 //! [`HostBuilder`] → [`Host`]: the embedding API.
 //!
 //! A host owns the actor engine, the bus and the bindings. It starts actors
-//! and providers, binds them, invokes actors, and stops gracefully. Manifests
+//! and providers, binds them, and stops gracefully; calls go through its
+//! [`Bus`] ([`Host::bus`]). Manifests
 //! are applied through [`Host::apply`] (see [`crate::apply`]).
 
 use crate::actor::engine::{ActorEngine, CodeCacheStats};
-use crate::actor::Actor;
-use crate::bus::{Bus, InvocationError, ProviderDispatcher};
+use crate::actor::{Actor, HostCalls};
+use crate::bus::{Bus, ProviderDispatcher};
 use crate::config::HostConfig;
 use crate::error::HostError;
 use crate::events::HostEvent;
@@ -14,7 +15,7 @@ use crate::provider::{ProviderInstance, ProviderLibrary};
 use abi_stable::{sabi_trait::TD_Opaque, std_types::RArc};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::runtime::Handle;
 use tokio::sync::broadcast;
@@ -199,7 +200,7 @@ impl Host {
             path,
             &policy,
             self.config.max_instances_per_actor,
-            Arc::downgrade(&self.bus),
+            Arc::downgrade(&self.bus) as Weak<dyn HostCalls>,
         )
         .await?;
         Ok(actor)
@@ -473,16 +474,6 @@ impl Host {
     /// The bindings in force.
     pub fn bindings(&self) -> Vec<BindingRecord> {
         self.bindings.lock().map(|b| b.clone()).unwrap_or_default()
-    }
-
-    /// Calls `operation` on a running actor.
-    pub async fn invoke(
-        &self,
-        actor: &str,
-        operation: &str,
-        payload: Vec<u8>,
-    ) -> Result<Vec<u8>, InvocationError> {
-        self.bus.invoke_actor(actor, operation, payload).await
     }
 
     /// Stops gracefully: bindings are removed (servers stop taking requests),

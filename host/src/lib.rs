@@ -12,13 +12,16 @@
 //!
 //! The nouns:
 //!
-//! - [`HostBuilder`] → [`Host`]: configure once, then start, bind, invoke, stop.
+//! - [`HostBuilder`] → [`Host`]: configure once, then start, bind, call
+//!   (through [`Host::bus`]), stop.
 //! - [`actor::Actor`]: a verified module with a bounded pool of instances
 //!   (wasmtime, waPC, claims enforced on every host call).
 //! - [`provider::ProviderLibrary`] / [`provider::ProviderInstance`]: a
 //!   provider library that passed the ABI checks, and one running instance.
-//! - [`bus::Bus`]: resolves targets and runs calls, each ending in a reply
-//!   or an [`InvocationError`] that names its target.
+//! - [`Invocation`]: one call (origin, target, operation, payload).
+//! - [`bus::Bus`]: routes invocations (`call`, or `call_local` for this host
+//!   only), each ending in a reply or an [`InvocationError`] that names its
+//!   target.
 
 pub mod actor;
 mod apply;
@@ -28,6 +31,7 @@ pub mod desired;
 mod error;
 mod events;
 mod host;
+pub mod invocation;
 #[cfg(feature = "lattice")]
 pub mod lattice;
 pub mod provider;
@@ -36,8 +40,8 @@ mod sync;
 pub mod watch;
 
 pub use apply::Applied;
-pub use bus::InvocationError;
 pub use config::HostConfig;
 pub use error::HostError;
 pub use events::HostEvent;
 pub use host::{claims_values, BindingPlacement, BindingRecord, Host, HostBuilder};
+pub use invocation::{Invocation, InvocationError};

@@ -11,12 +11,23 @@ pub mod engine;
 mod pool;
 pub mod wapc;
 
-use crate::bus::{Bus, InvocationError};
+use crate::invocation::{is_actor_key, Invocation, InvocationError, Origin, Target};
 use engine::ActorEngine;
+use futures::future::BoxFuture;
 use pool::ActorPool;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 use trellis_claims::{Claims, ClaimsError, Policy};
+use trellis_manifest::normalize_binding;
+
+/// Where an actor's host calls go: the host's bus, seen from the actor side.
+pub trait HostCalls: Send + Sync {
+    /// Runs `invocation` wherever its target is.
+    fn call<'a>(
+        &'a self,
+        invocation: Invocation<'a>,
+    ) -> BoxFuture<'a, Result<Vec<u8>, InvocationError>>;
+}
 
 /// Why an actor module was refused. Each names the file.
 #[derive(Debug, thiserror::Error)]
@@ -53,11 +64,13 @@ pub struct ActorContext {
     pub id: String,
     /// The verified claims.
     pub claims: Claims,
-    bus: Weak<Bus>,
+    host: Weak<dyn HostCalls>,
 }
 
 impl ActorContext {
-    /// Routes a host call the actor made.
+    /// Makes a waPC host call of the actor: to another actor when
+    /// `namespace` is an actor key, else to the provider of that capability
+    /// and binding, which the actor's claims must list.
     pub async fn host_call(
         &self,
         binding: &str,
@@ -65,8 +78,23 @@ impl ActorContext {
         operation: &str,
         payload: Vec<u8>,
     ) -> Result<Vec<u8>, InvocationError> {
-        let bus = self.bus.upgrade().ok_or(InvocationError::ShuttingDown)?;
-        bus.call_from_actor(self, binding, namespace, operation, payload)
+        let host = self.host.upgrade().ok_or(InvocationError::ShuttingDown)?;
+        let target = if is_actor_key(namespace) {
+            Target::Actor(namespace)
+        } else if self.claims.allows(namespace) {
+            Target::Provider {
+                capability: namespace,
+                binding: normalize_binding(binding),
+            }
+        } else {
+            tracing::warn!(actor = %self.id, capability = namespace, operation, "call refused: capability not in the actor's claims");
+            return Err(InvocationError::NotPermitted {
+                actor: self.id.clone(),
+                capability: namespace.to_string(),
+            });
+        };
+        let origin = Origin::Actor(&self.id);
+        host.call(Invocation::new(origin, target, operation, payload))
             .await
     }
 }
@@ -88,7 +116,7 @@ impl Actor {
         path: &Path,
         policy: &Policy,
         max_instances: u32,
-        bus: Weak<Bus>,
+        host: Weak<dyn HostCalls>,
     ) -> Result<Actor, ActorLoadError> {
         let blocking = {
             let (engine, path, policy) = (Arc::clone(engine), path.to_path_buf(), policy.clone());
@@ -101,7 +129,7 @@ impl Actor {
         let context = Arc::new(ActorContext {
             id: claims.subject.clone(),
             claims,
-            bus,
+            host,
         });
         let pool = ActorPool::new(engine, &module, Arc::clone(&context), max_instances)
             .await

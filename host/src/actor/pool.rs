@@ -9,7 +9,7 @@
 use super::engine::ActorEngine;
 use super::wapc::GuestState;
 use super::ActorContext;
-use crate::bus::InvocationError;
+use crate::invocation::InvocationError;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
 use wasmtime::{InstancePre, Module, Store, Trap, TypedFunc, UpdateDeadline};

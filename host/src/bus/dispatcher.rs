@@ -1,9 +1,10 @@
 //! The host's side of the provider ABI: how providers call actors and log.
 
 use super::Bus;
+use crate::invocation::{Invocation, Origin, Target};
 use abi_stable::std_types::{RStr, RString, RVec};
 use async_ffi::FfiFuture;
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 use tokio::runtime::Handle;
 use trellis_provider_sdk::ffi::{FfiCallFuture, FfiDispatcher};
 use trellis_provider_sdk::runtime::enter_on_poll;
@@ -13,7 +14,8 @@ use trellis_provider_sdk::runtime::enter_on_poll;
 pub struct ProviderDispatcher {
     bus: Weak<Bus>,
     runtime: Handle,
-    provider: String,
+    /// Shared with every call's future, which names it as the origin.
+    provider: Arc<str>,
 }
 
 impl ProviderDispatcher {
@@ -22,14 +24,14 @@ impl ProviderDispatcher {
         ProviderDispatcher {
             bus,
             runtime,
-            provider: provider.to_string(),
+            provider: Arc::from(provider),
         }
     }
 }
 
 impl FfiDispatcher for ProviderDispatcher {
     fn invoke(&self, actor: RStr<'_>, operation: RStr<'_>, payload: RVec<u8>) -> FfiCallFuture {
-        let bus = self.bus.clone();
+        let (bus, provider) = (self.bus.clone(), Arc::clone(&self.provider));
         let (actor, operation) = (actor.as_str().to_owned(), operation.as_str().to_owned());
         // The provider polls this future on its own threads, where the host's
         // tokio sees no runtime: enter ours for each poll (timers need it).
@@ -37,7 +39,14 @@ impl FfiDispatcher for ProviderDispatcher {
             let Some(bus) = bus.upgrade() else {
                 return Err(RString::from("the host is shutting down")).into();
             };
-            bus.invoke_actor(&actor, &operation, payload.into_vec())
+            let origin = Origin::Provider(&provider);
+            let invocation = Invocation::new(
+                origin,
+                Target::Actor(&actor),
+                &operation,
+                payload.into_vec(),
+            );
+            bus.call(invocation)
                 .await
                 .map(RVec::from)
                 .map_err(|e| RString::from(e.to_string()))
@@ -46,7 +55,7 @@ impl FfiDispatcher for ProviderDispatcher {
     }
 
     fn log(&self, level: u8, target: RStr<'_>, message: RStr<'_>) {
-        let (provider, target) = (self.provider.as_str(), target.as_str());
+        let (provider, target) = (&*self.provider, target.as_str());
         match level {
             1 => {
                 tracing::error!(target: "trellis::provider", provider, source = target, "{message}")

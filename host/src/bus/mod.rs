@@ -1,51 +1,40 @@
 //! The bus: where every invocation between entities is routed.
 //!
 //! The bus knows the running actors (by public key) and provider instances
-//! (by capability id and binding name). Calls resolve in this registry first
-//! and run in-process: a provider → actor call runs the actor on the thread
+//! (by capability id and binding name). Every call is an [`Invocation`], run
+//! by one pair of verbs: [`Bus::call`] (here, or through the lattice when the
+//! target runs elsewhere) and [`Bus::call_local`] (here only, for calls that
+//! arrived from the lattice). Calls resolve in this registry first and run
+//! in-process: a provider → actor call runs the actor on the thread
 //! that polls it, an actor → provider call awaits the provider's future on the
 //! actor's fiber. Every call is bounded by the host's call timeout, and every
 //! failure comes back as an [`InvocationError`] that names the target.
 
 mod dispatcher;
-mod error;
 
 pub use dispatcher::ProviderDispatcher;
-pub use error::InvocationError;
 
+use crate::actor::{Actor, HostCalls};
+use crate::invocation::{Invocation, InvocationError, Target};
+use crate::provider::ProviderInstance;
+use crate::sync::RwLocked;
 use futures::future::BoxFuture;
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Duration;
+use tokio::sync::Notify;
 
 /// Where calls go when their target is not in this host: the lattice.
 pub trait RemoteRoute: Send + Sync {
-    /// Calls `operation` on an actor some other host runs.
-    fn invoke_actor(
+    /// Carries `invocation` to the host that runs its target.
+    fn call(
         &self,
-        actor: &str,
-        operation: &str,
-        payload: Vec<u8>,
-    ) -> BoxFuture<'static, Result<Vec<u8>, InvocationError>>;
-
-    /// Calls a provider instance some other host runs, on behalf of `actor`.
-    fn invoke_provider(
-        &self,
-        actor: &str,
-        capability: &str,
-        binding: &str,
-        operation: &str,
-        payload: Vec<u8>,
+        invocation: Invocation<'_>,
     ) -> BoxFuture<'static, Result<Vec<u8>, InvocationError>>;
 }
-
-use crate::actor::{Actor, ActorContext};
-use crate::provider::ProviderInstance;
-use std::collections::HashMap;
-use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
-use tokio::sync::Notify;
-use trellis_manifest::normalize_binding;
 
 type ProviderTable = HashMap<String, HashMap<String, Arc<ProviderInstance>>>;
 
@@ -74,31 +63,95 @@ impl Bus {
         }
     }
 
-    /// Calls `operation` on the actor `actor_id`.
-    pub async fn invoke_actor(
-        &self,
-        actor_id: &str,
-        operation: &str,
-        payload: Vec<u8>,
-    ) -> Result<Vec<u8>, InvocationError> {
-        let _in_flight = self.enter()?;
-        match (self.actor(actor_id), self.remote.get()) {
-            (Some(actor), _) => self.call_actor(&actor, operation, payload).await,
-            (None, Some(remote)) => remote.invoke_actor(actor_id, operation, payload).await,
-            (None, None) => Err(InvocationError::ActorNotFound {
-                actor: actor_id.to_string(),
-            }),
+    /// Runs `invocation` on its target: here when this host runs it, else
+    /// through the lattice (when the host joined one).
+    pub async fn call(&self, invocation: Invocation<'_>) -> Result<Vec<u8>, InvocationError> {
+        let remote = self.remote.get();
+        match invocation.target {
+            Target::Actor(id) => {
+                let _in_flight = self.enter()?;
+                match (self.actor(id), remote) {
+                    (Some(actor), _) => self.call_actor(&actor, invocation).await,
+                    (None, Some(remote)) => remote.call(invocation).await,
+                    (None, None) => Err(InvocationError::ActorNotFound {
+                        actor: id.to_string(),
+                    }),
+                }
+            }
+            Target::Provider {
+                capability,
+                binding,
+            } => match (self.provider(capability, binding), remote) {
+                (Some(provider), _) => self.call_provider(&provider, invocation).await,
+                (None, Some(remote)) => remote.call(invocation).await,
+                (None, None) => Err(provider_not_found(capability, binding)),
+            },
+        }
+    }
+
+    /// Runs `invocation` on a target of this host only, never the lattice
+    /// (for calls that arrived from the lattice: forwarding them back out
+    /// could loop).
+    pub async fn call_local(&self, invocation: Invocation<'_>) -> Result<Vec<u8>, InvocationError> {
+        match invocation.target {
+            Target::Actor(id) => {
+                let _in_flight = self.enter()?;
+                let actor = self
+                    .actor(id)
+                    .ok_or_else(|| InvocationError::ActorNotFound {
+                        actor: id.to_string(),
+                    })?;
+                self.call_actor(&actor, invocation).await
+            }
+            Target::Provider {
+                capability,
+                binding,
+            } => {
+                let provider = self
+                    .provider(capability, binding)
+                    .ok_or_else(|| provider_not_found(capability, binding))?;
+                self.call_provider(&provider, invocation).await
+            }
         }
     }
 
     async fn call_actor(
         &self,
         actor: &Actor,
-        operation: &str,
-        payload: Vec<u8>,
+        invocation: Invocation<'_>,
     ) -> Result<Vec<u8>, InvocationError> {
+        let Invocation {
+            operation, payload, ..
+        } = invocation;
         self.bounded(actor.id(), actor.call(operation, payload))
             .await?
+    }
+
+    /// Calls a provider instance of this host on behalf of the invocation's
+    /// actor. Provider calls are not counted in flight: most are made by an
+    /// actor call that already is, and must finish while the host drains.
+    async fn call_provider(
+        &self,
+        provider: &ProviderInstance,
+        invocation: Invocation<'_>,
+    ) -> Result<Vec<u8>, InvocationError> {
+        let Invocation {
+            origin,
+            target,
+            operation,
+            payload,
+        } = invocation;
+        let call = provider.call(origin.actor(), operation, payload);
+        let reply = self.bounded(target, call).await?;
+        reply
+            .into_result()
+            .map(|r| r.into_vec())
+            .map_err(|message| InvocationError::ProviderFailed {
+                capability: provider.capability_id().to_string(),
+                binding: provider.binding().to_string(),
+                operation: operation.to_string(),
+                message: message.into_string(),
+            })
     }
 
     /// Sends calls for targets this host lacks to `remote` from now on.
@@ -108,88 +161,9 @@ impl Bus {
         }
     }
 
-    /// Routes a host call made by an actor: to another actor when `namespace`
-    /// is an actor key, else to the provider of that capability and binding.
-    pub async fn call_from_actor(
-        &self,
-        caller: &ActorContext,
-        binding: &str,
-        namespace: &str,
-        operation: &str,
-        payload: Vec<u8>,
-    ) -> Result<Vec<u8>, InvocationError> {
-        if is_actor_key(namespace) {
-            return Box::pin(self.invoke_actor(namespace, operation, payload)).await;
-        }
-        if !caller.claims.allows(namespace) {
-            tracing::warn!(actor = %caller.id, capability = namespace, operation, "call refused: capability not in the actor's claims");
-            return Err(InvocationError::NotPermitted {
-                actor: caller.id.clone(),
-                capability: namespace.to_string(),
-            });
-        }
-        let binding = normalize_binding(binding);
-        match self.remote.get() {
-            Some(remote) if self.provider(namespace, binding).is_none() => {
-                remote
-                    .invoke_provider(&caller.id, namespace, binding, operation, payload)
-                    .await
-            }
-            _ => {
-                self.call_local_provider(&caller.id, namespace, binding, operation, payload)
-                    .await
-            }
-        }
-    }
-
-    /// Calls an actor of this host only, never the lattice (for calls that
-    /// arrived from the lattice: forwarding them back out could loop).
-    pub async fn invoke_local_actor(
-        &self,
-        actor_id: &str,
-        operation: &str,
-        payload: Vec<u8>,
-    ) -> Result<Vec<u8>, InvocationError> {
-        let _in_flight = self.enter()?;
-        let actor = self
-            .actor(actor_id)
-            .ok_or_else(|| InvocationError::ActorNotFound {
-                actor: actor_id.to_string(),
-            })?;
-        self.call_actor(&actor, operation, payload).await
-    }
-
-    /// Calls a provider instance of this host only, on behalf of `actor`.
-    pub async fn call_local_provider(
-        &self,
-        actor: &str,
-        capability: &str,
-        binding: &str,
-        operation: &str,
-        payload: Vec<u8>,
-    ) -> Result<Vec<u8>, InvocationError> {
-        let provider = self.provider(capability, binding).ok_or_else(|| {
-            InvocationError::ProviderNotFound {
-                capability: capability.to_string(),
-                binding: binding.to_string(),
-            }
-        })?;
-        let target = format!("{capability} (binding '{binding}')");
-        let reply = self
-            .bounded(&target, provider.call(actor, operation, payload))
-            .await?;
-        reply
-            .into_result()
-            .map(|r| r.into_vec())
-            .map_err(|message| InvocationError::ProviderFailed {
-                capability: capability.to_string(),
-                binding: binding.to_string(),
-                operation: operation.to_string(),
-                message: message.into_string(),
-            })
-    }
-
-    async fn bounded<T, F>(&self, target: &str, call: F) -> Result<T, InvocationError>
+    /// Bounds `call` by the call timeout; `target` names it in the error
+    /// (formatted only then: nothing is allocated for a call in time).
+    async fn bounded<T, F>(&self, target: impl fmt::Display, call: F) -> Result<T, InvocationError>
     where
         F: Future<Output = T>,
     {
@@ -236,22 +210,22 @@ impl Bus {
 
     /// The actor with this public key.
     pub fn actor(&self, id: &str) -> Option<Arc<Actor>> {
-        self.actors.read().ok()?.get(id).cloned()
+        self.actors.read_locked("bus actors").get(id).cloned()
     }
 
     /// Every running actor.
     pub fn actors(&self) -> Vec<Arc<Actor>> {
         self.actors
-            .read()
-            .map(|a| a.values().cloned().collect())
-            .unwrap_or_default()
+            .read_locked("bus actors")
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// The provider instance for a capability and binding name.
     pub fn provider(&self, capability: &str, binding: &str) -> Option<Arc<ProviderInstance>> {
         self.providers
-            .read()
-            .ok()?
+            .read_locked("bus providers")
             .get(capability)?
             .get(binding)
             .cloned()
@@ -260,26 +234,28 @@ impl Bus {
     /// Every provider instance.
     pub fn providers(&self) -> Vec<Arc<ProviderInstance>> {
         self.providers
-            .read()
-            .map(|p| p.values().flat_map(|b| b.values().cloned()).collect())
-            .unwrap_or_default()
+            .read_locked("bus providers")
+            .values()
+            .flat_map(|b| b.values().cloned())
+            .collect()
     }
 
     /// Registers an actor, returning the one it replaces.
     pub fn add_actor(&self, actor: Arc<Actor>) -> Option<Arc<Actor>> {
-        let mut actors = self.actors.write().ok()?;
-        actors.insert(actor.id().to_string(), actor)
+        self.actors
+            .write_locked("bus actors")
+            .insert(actor.id().to_string(), actor)
     }
 
     /// Unregisters an actor.
     pub fn remove_actor(&self, id: &str) -> Option<Arc<Actor>> {
-        self.actors.write().ok()?.remove(id)
+        self.actors.write_locked("bus actors").remove(id)
     }
 
     /// Registers a provider instance, returning the one it replaces.
     pub fn add_provider(&self, provider: Arc<ProviderInstance>) -> Option<Arc<ProviderInstance>> {
-        let mut providers = self.providers.write().ok()?;
-        providers
+        self.providers
+            .write_locked("bus providers")
             .entry(provider.capability_id().to_string())
             .or_default()
             .insert(provider.binding().to_string(), provider)
@@ -292,20 +268,27 @@ impl Bus {
         binding: &str,
     ) -> Option<Arc<ProviderInstance>> {
         self.providers
-            .write()
-            .ok()?
+            .write_locked("bus providers")
             .get_mut(capability)?
             .remove(binding)
     }
 }
 
-/// An actor's public key: 56 base32 characters starting with `M`.
-pub fn is_actor_key(namespace: &str) -> bool {
-    namespace.len() == 56
-        && namespace.starts_with('M')
-        && namespace
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
+/// Actors' host calls go through the bus.
+impl HostCalls for Bus {
+    fn call<'a>(
+        &'a self,
+        invocation: Invocation<'a>,
+    ) -> BoxFuture<'a, Result<Vec<u8>, InvocationError>> {
+        Box::pin(Bus::call(self, invocation))
+    }
+}
+
+fn provider_not_found(capability: &str, binding: &str) -> InvocationError {
+    InvocationError::ProviderNotFound {
+        capability: capability.to_string(),
+        binding: binding.to_string(),
+    }
 }
 
 struct InFlight<'a>(&'a Bus);

@@ -7,9 +7,9 @@ use futures::StreamExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use trellis_host::lattice::protocol::{Inventory, Invocation};
+use trellis_host::lattice::protocol::Inventory;
 use trellis_host::lattice::{Lattice, LatticeClient, LatticeConfig};
-use trellis_host::Host;
+use trellis_host::{Host, Invocation};
 
 /// How to reach the lattice (shared by `trellis up` and these commands).
 #[derive(Debug, Args)]
@@ -176,7 +176,8 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 async fn connect(args: &LatticeArgs) -> anyhow::Result<LatticeClient> {
-    Ok(LatticeClient::connect(&args.config(), "trellis cli").await?)
+    let caller = format!("cli-{}", std::process::id());
+    Ok(LatticeClient::connect(&args.config(), &caller).await?)
 }
 
 pub fn run(command: LatticeCommand) -> anyhow::Result<()> {
@@ -298,22 +299,9 @@ pub fn call(args: CallArgs) -> anyhow::Result<()> {
     };
     runtime()?.block_on(async {
         let client = connect(&args.lattice).await?;
-        let invocation = Invocation {
-            id: format!("cli-{}", std::process::id()).into(),
-            origin: "trellis-cli".into(),
-            target: args.actor.as_str().into(),
-            operation: args.operation.as_str().into(),
-            payload: payload.into(),
-            host: "cli".into(),
-        };
-        let reply = client
-            .invoke(
-                client.subjects().actor(&args.actor),
-                &invocation,
-                Duration::from_millis(args.call_timeout_ms),
-                format!("actor {}", args.actor),
-            )
-            .await?;
+        let invocation = Invocation::to_actor(&args.actor, &args.operation, payload);
+        let timeout = Duration::from_millis(args.call_timeout_ms);
+        let reply = client.call(invocation, timeout).await?;
         println!("{}", describe(&reply));
         Ok(())
     })

@@ -6,16 +6,18 @@
 //! `trellis lattice hosts|inventory|watch`) talk through a [`LatticeClient`].
 
 use super::protocol::{
-    encode_envelope, CloudEvent, Control, ControlReply, Inventory, Invocation, InvocationReply,
-    Subjects,
+    encode_envelope, CloudEvent, Control, ControlReply, Inventory, Invocation as Envelope,
+    InvocationReply, Subjects,
 };
 use super::{LatticeConfig, LatticeError};
-use crate::bus::InvocationError;
+use crate::invocation::{Invocation, InvocationError, Target};
 use async_nats::subject::ToSubject;
 use async_nats::{Client, Request, RequestErrorKind};
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::StreamExt;
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::Notify;
@@ -25,13 +27,19 @@ use tokio::sync::Notify;
 pub struct LatticeClient {
     nats: Client,
     subjects: Subjects,
+    /// Who calls through this client, named in every invocation: a host's
+    /// id, or `cli-<pid>`.
+    caller: Arc<str>,
+    /// Numbers the calls, for their ids.
+    next_id: Arc<AtomicU64>,
 }
 
 impl LatticeClient {
-    /// Connects to the lattice `config` names, as a client called `name`.
-    pub async fn connect(config: &LatticeConfig, name: &str) -> Result<Self, LatticeError> {
-        let options = config.connect_options(name).await?;
-        Self::connect_with(config, options).await
+    /// Connects to the lattice `config` names; `caller` names the client
+    /// to the server and in every call it makes.
+    pub async fn connect(config: &LatticeConfig, caller: &str) -> Result<Self, LatticeError> {
+        let options = config.connect_options(&format!("trellis {caller}")).await?;
+        Self::connect_with(config, options, caller).await
     }
 
     /// Connects a member host: the connection logs its losses, and every
@@ -61,12 +69,13 @@ impl LatticeClient {
                     }
                 }
             });
-        Self::connect_with(config, options).await
+        Self::connect_with(config, options, host_id).await
     }
 
     async fn connect_with(
         config: &LatticeConfig,
         options: async_nats::ConnectOptions,
+        caller: &str,
     ) -> Result<Self, LatticeError> {
         let url = config.server_url();
         let nats = options
@@ -79,6 +88,8 @@ impl LatticeClient {
         Ok(LatticeClient {
             nats,
             subjects: Subjects::new(&config.namespace),
+            caller: caller.into(),
+            next_id: Arc::default(),
         })
     }
 
@@ -87,17 +98,39 @@ impl LatticeClient {
         &self.subjects
     }
 
-    /// Sends `invocation` on `subject` and waits at most `timeout` for its
-    /// reply; `target` names the callee in errors. The envelope is encoded
-    /// before this returns, so the future borrows nothing.
-    pub fn invoke(
+    /// Sends `invocation` to the host that runs its target and waits at
+    /// most `timeout` for the reply. The envelope is encoded before this
+    /// returns, so the future borrows nothing.
+    pub fn call(
         &self,
-        subject: String,
-        invocation: &Invocation<'_>,
+        invocation: Invocation<'_>,
         timeout: Duration,
-        target: String,
     ) -> BoxFuture<'static, Result<Vec<u8>, InvocationError>> {
-        let encoded = encode_envelope(invocation, invocation.payload.len());
+        let (subject, target) = match invocation.target {
+            Target::Actor(actor) => (self.subjects.actor(actor), Cow::Borrowed(actor)),
+            Target::Provider {
+                capability,
+                binding,
+            } => (
+                self.subjects.provider(capability, binding),
+                Cow::Owned(format!("{capability}/{binding}")),
+            ),
+        };
+        let envelope = Envelope {
+            id: format!(
+                "{}-{}",
+                self.caller,
+                self.next_id.fetch_add(1, Ordering::Relaxed)
+            )
+            .into(),
+            origin: invocation.origin.actor().into(),
+            target,
+            operation: invocation.operation.into(),
+            payload: invocation.payload.as_slice().into(),
+            host: (*self.caller).into(),
+        };
+        let encoded = encode_envelope(&envelope, envelope.payload.len());
+        let target = invocation.target.to_string();
         let nats = self.nats.clone();
         Box::pin(async move {
             let bytes = encoded.map_err(|e| InvocationError::Unreachable {

@@ -118,7 +118,7 @@ pub async fn join(host: &Arc<Host>, config: LatticeConfig) -> Result<Arc<Lattice
         advertise,
     ));
     let serving = Arc::new(Serving::new(client.clone(), &host_id, Arc::downgrade(host)));
-    let remote = RemoteCalls::new(client.clone(), host_id.clone(), host.config().call_timeout);
+    let remote = RemoteCalls::new(client.clone(), host.config().call_timeout);
     host.bus().set_remote(Arc::new(remote));
     host.set_placement(Arc::new(Placer(Arc::downgrade(&placement))));
     let lattice = Arc::new(Lattice {

@@ -6,11 +6,12 @@
 //! again (that could loop).
 
 use super::client::LatticeClient;
-use super::protocol::{encode_envelope, Invocation, InvocationReply};
+use super::protocol::{encode_envelope, Invocation as Envelope, InvocationReply};
 use super::LatticeError;
 use crate::bus::Bus;
 use crate::events::HostEvent;
 use crate::host::Host;
+use crate::invocation::{Invocation, Origin, Target};
 use crate::sync::Locked;
 use async_nats::Message;
 use futures::StreamExt;
@@ -214,25 +215,25 @@ async fn answer(served: Arc<Served>, bus: Arc<Bus>, message: Message) {
         tracing::debug!(%subject, "invocation without a reply subject dropped");
         return;
     };
-    let outcome = match trellis_codec::decode::<Invocation>(&payload) {
+    let outcome = match trellis_codec::decode::<Envelope>(&payload) {
         Err(e) => Err(format!("malformed invocation: {e}")),
-        Ok(call) => match &served.entity {
-            Entity::Actor(actor) => {
-                bus.invoke_local_actor(actor, &call.operation, call.payload.into_owned())
-                    .await
-            }
-            Entity::Provider(capability, binding) => {
-                bus.call_local_provider(
-                    &call.origin,
+        Ok(call) => {
+            // The caller names its actor, if an actor calls.
+            let origin = match &*call.origin {
+                "" => Origin::Host,
+                actor => Origin::Actor(actor),
+            };
+            let target = match &served.entity {
+                Entity::Actor(actor) => Target::Actor(actor),
+                Entity::Provider(capability, binding) => Target::Provider {
                     capability,
                     binding,
-                    &call.operation,
-                    call.payload.into_owned(),
-                )
-                .await
-            }
+                },
+            };
+            let invocation =
+                Invocation::new(origin, target, &call.operation, call.payload.into_owned());
+            bus.call_local(invocation).await.map_err(|e| e.to_string())
         }
-        .map_err(|e| e.to_string()),
     };
     let host = Cow::Borrowed(&*served.host_id);
     let reply = match &outcome {

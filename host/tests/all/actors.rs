@@ -2,7 +2,7 @@
 
 use crate::support::*;
 use std::time::{Duration, Instant};
-use trellis_host::{HostBuilder, InvocationError};
+use trellis_host::{HostBuilder, Invocation, InvocationError};
 
 async fn chaos_host(config: trellis_host::HostConfig) -> trellis_host::Host {
     let host = HostBuilder::new().config(config).build().unwrap();
@@ -12,14 +12,21 @@ async fn chaos_host(config: trellis_host::HostConfig) -> trellis_host::Host {
 }
 
 async fn still_serves(host: &trellis_host::Host) {
-    let reply = host.invoke(CHAOS_KEY, "Echo", b"ping".to_vec()).await;
+    let reply = host
+        .bus()
+        .call(Invocation::to_actor(CHAOS_KEY, "Echo", b"ping".to_vec()))
+        .await;
     assert_eq!(reply.expect("the actor still answers"), b"ping");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_trap_fails_only_its_call() {
     let host = chaos_host(test_config()).await;
-    let err = host.invoke(CHAOS_KEY, "Trap", vec![]).await.unwrap_err();
+    let err = host
+        .bus()
+        .call(Invocation::to_actor(CHAOS_KEY, "Trap", vec![]))
+        .await
+        .unwrap_err();
     assert!(matches!(err, InvocationError::ActorTrapped { .. }), "{err}");
     assert!(err.to_string().contains("unreachable"), "{err}");
     still_serves(&host).await;
@@ -33,7 +40,11 @@ async fn an_endless_loop_hits_the_deadline() {
     };
     let host = chaos_host(config).await;
     let start = Instant::now();
-    let err = host.invoke(CHAOS_KEY, "Loop", vec![]).await.unwrap_err();
+    let err = host
+        .bus()
+        .call(Invocation::to_actor(CHAOS_KEY, "Loop", vec![]))
+        .await
+        .unwrap_err();
     assert!(
         start.elapsed() < Duration::from_secs(3),
         "took {:?}",
@@ -47,7 +58,11 @@ async fn an_endless_loop_hits_the_deadline() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_memory_bomb_is_stopped_at_the_limit() {
     let host = chaos_host(test_config()).await;
-    let err = host.invoke(CHAOS_KEY, "Bomb", vec![]).await.unwrap_err();
+    let err = host
+        .bus()
+        .call(Invocation::to_actor(CHAOS_KEY, "Bomb", vec![]))
+        .await
+        .unwrap_err();
     assert!(matches!(err, InvocationError::ActorTrapped { .. }), "{err}");
     still_serves(&host).await;
 }
@@ -55,15 +70,21 @@ async fn a_memory_bomb_is_stopped_at_the_limit() {
 #[tokio::test(flavor = "multi_thread")]
 async fn guest_errors_and_unknown_operations_come_back_as_errors() {
     let host = chaos_host(test_config()).await;
-    let err = host.invoke(CHAOS_KEY, "Fail", vec![]).await.unwrap_err();
+    let err = host
+        .bus()
+        .call(Invocation::to_actor(CHAOS_KEY, "Fail", vec![]))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("chaos failed on purpose"), "{err}");
     let err = host
-        .invoke(CHAOS_KEY, "NoSuchOperation", vec![])
+        .bus()
+        .call(Invocation::to_actor(CHAOS_KEY, "NoSuchOperation", vec![]))
         .await
         .unwrap_err();
     assert!(err.to_string().contains("bad dispatch"), "{err}");
     let err = host
-        .invoke(ECHO_KEY, "HandleRequest", vec![])
+        .bus()
+        .call(Invocation::to_actor(ECHO_KEY, "HandleRequest", vec![]))
         .await
         .unwrap_err();
     assert!(
@@ -81,14 +102,20 @@ async fn actors_call_actors_and_providers_call_actors() {
 
     let mut via_actor = format!("{ECHO_KEY}|HealthRequest|").into_bytes();
     via_actor.extend_from_slice(&health);
-    host.invoke(CHAOS_KEY, "CallActor", via_actor)
+    host.bus()
+        .call(Invocation::to_actor(CHAOS_KEY, "CallActor", via_actor))
         .await
         .expect("actor → actor");
 
     let mut via_provider =
         format!("trellis:chaos|default|CallActor|{ECHO_KEY}|HealthRequest|").into_bytes();
     via_provider.extend_from_slice(&health);
-    host.invoke(CHAOS_KEY, "CallCapability", via_provider)
+    host.bus()
+        .call(Invocation::to_actor(
+            CHAOS_KEY,
+            "CallCapability",
+            via_provider,
+        ))
         .await
         .expect("actor → provider → actor");
 }
@@ -134,7 +161,11 @@ async fn endless_loops_do_not_hold_the_worker_threads() {
     let loops: Vec<_> = (0..4)
         .map(|_| {
             let host = std::sync::Arc::clone(&host);
-            tokio::spawn(async move { host.invoke(CHAOS_KEY, "Loop", vec![]).await })
+            tokio::spawn(async move {
+                host.bus()
+                    .call(Invocation::to_actor(CHAOS_KEY, "Loop", vec![]))
+                    .await
+            })
         })
         .collect();
     // ...and a quick call still gets through long before they time out.

@@ -3,7 +3,7 @@
 use crate::support::*;
 use trellis_claims::nkeys::KeyPair;
 use trellis_claims::SigningRequest;
-use trellis_host::{HostBuilder, HostError, InvocationError};
+use trellis_host::{HostBuilder, HostError, Invocation, InvocationError};
 
 fn example_key(name: &str) -> KeyPair {
     let text =
@@ -107,18 +107,20 @@ async fn a_call_to_an_undeclared_capability_is_refused() {
     host.start_actor(&actor("chaos_s")).await.unwrap();
     // chaos may call http_server, logging, extras and trellis:chaos, not keyvalue.
     let err = host
-        .invoke(
+        .bus()
+        .call(Invocation::to_actor(
             CHAOS_KEY,
             "CallCapability",
             b"wascc:keyvalue|default|Get|".to_vec(),
-        )
+        ))
         .await
         .unwrap_err();
     assert!(matches!(err, InvocationError::ActorFailed { .. }), "{err}");
     let text = err.to_string();
     assert!(text.contains("may not call wascc:keyvalue"), "{text}");
     let reply = host
-        .invoke(CHAOS_KEY, "Echo", b"ok".to_vec())
+        .bus()
+        .call(Invocation::to_actor(CHAOS_KEY, "Echo", b"ok".to_vec()))
         .await
         .unwrap();
     assert_eq!(reply, b"ok");

@@ -2,7 +2,7 @@
 //! compiling it again, and a cache folder it cannot use never stops it.
 
 use crate::support::*;
-use trellis_host::HostBuilder;
+use trellis_host::{HostBuilder, Invocation};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_host_loads_echo_from_the_cache_the_first_filled() {
@@ -14,11 +14,12 @@ async fn a_second_host_loads_echo_from_the_cache_the_first_filled() {
         // Code from the cache runs like freshly compiled code.
         let health = trellis_codec::core::HealthRequest { placeholder: true };
         let reply = host
-            .invoke(
+            .bus()
+            .call(Invocation::to_actor(
                 ECHO_KEY,
                 "HealthRequest",
                 trellis_codec::encode(&health).unwrap(),
-            )
+            ))
             .await;
         assert!(reply.is_ok(), "{reply:?}");
         stats.push(host.code_cache_stats().expect("the host has a code cache"));
@@ -157,7 +158,12 @@ async fn a_damaged_cache_file_is_compiled_again() {
     assert_eq!((stats.hits, stats.misses), (0, 1), "recompiled: {stats:?}");
     let health = trellis_codec::encode(&trellis_codec::core::HealthRequest { placeholder: true });
     let reply = second
-        .invoke(ECHO_KEY, "HealthRequest", health.unwrap())
+        .bus()
+        .call(Invocation::to_actor(
+            ECHO_KEY,
+            "HealthRequest",
+            health.unwrap(),
+        ))
         .await;
     assert!(reply.is_ok(), "{reply:?}");
 }

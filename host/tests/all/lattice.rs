@@ -6,7 +6,7 @@ use crate::support::*;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use trellis_host::lattice::{self, Lattice, LatticeConfig};
-use trellis_host::{Host, HostBuilder, InvocationError};
+use trellis_host::{Host, HostBuilder, Invocation, InvocationError};
 
 /// A `nats-server` on free loopback ports, stopped when dropped.
 struct NatsServer {
@@ -117,16 +117,18 @@ async fn calls_cross_hosts_in_every_direction() {
 
     // host → actor on another host
     host_a
-        .invoke(ECHO_KEY, "HealthRequest", health())
+        .bus()
+        .call(Invocation::to_actor(ECHO_KEY, "HealthRequest", health()))
         .await
         .expect("remote actor");
     // actor → provider on another host
     let reply = host_a
-        .invoke(
+        .bus()
+        .call(Invocation::to_actor(
             CHAOS_KEY,
             "CallCapability",
             b"trellis:chaos|default|Echo|over there".to_vec(),
-        )
+        ))
         .await
         .expect("remote provider");
     assert_eq!(reply, b"over there");
@@ -134,19 +136,26 @@ async fn calls_cross_hosts_in_every_direction() {
     let mut call = format!("{ECHO_KEY}|HealthRequest|").into_bytes();
     call.extend_from_slice(&health());
     host_a
-        .invoke(CHAOS_KEY, "CallActor", call)
+        .bus()
+        .call(Invocation::to_actor(CHAOS_KEY, "CallActor", call))
         .await
         .expect("actor → remote actor");
     // actor → remote provider → back to the actor's own host
     let call = format!("trellis:chaos|default|CallActor|{CHAOS_KEY}|Echo|round trip");
     let reply = host_a
-        .invoke(CHAOS_KEY, "CallCapability", call.into_bytes())
+        .bus()
+        .call(Invocation::to_actor(
+            CHAOS_KEY,
+            "CallCapability",
+            call.into_bytes(),
+        ))
         .await
         .expect("provider → remote actor");
     assert_eq!(reply, b"round trip");
     // a remote error comes back as that error
     let err = host_a
-        .invoke(ECHO_KEY, "NoSuchOperation", vec![])
+        .bus()
+        .call(Invocation::to_actor(ECHO_KEY, "NoSuchOperation", vec![]))
         .await
         .unwrap_err();
     assert!(matches!(err, InvocationError::Remote { .. }), "{err}");
@@ -168,7 +177,8 @@ async fn no_responders_fail_at_once_and_slow_targets_time_out() {
     let nobody = "MCZ3U3XNKTPW7TNRWS6M3QKXNZG5WAVTC2NJA2I6PDDEKLCQK5ZNKEK2";
     let start = Instant::now();
     let err =
-        b.0.invoke(nobody, "HealthRequest", health())
+        b.0.bus()
+            .call(Invocation::to_actor(nobody, "HealthRequest", health()))
             .await
             .unwrap_err();
     assert!(matches!(err, InvocationError::NoResponders { .. }), "{err}");
@@ -181,7 +191,8 @@ async fn no_responders_fail_at_once_and_slow_targets_time_out() {
     let start = Instant::now();
     let slow = b"trellis:chaos|default|Sleep|3000".to_vec();
     let err =
-        b.0.invoke(CHAOS_KEY, "CallCapability", slow)
+        b.0.bus()
+            .call(Invocation::to_actor(CHAOS_KEY, "CallCapability", slow))
             .await
             .unwrap_err();
     assert!(matches!(err, InvocationError::Timeout { .. }), "{err}");
@@ -206,7 +217,10 @@ async fn a_slow_remote_call_does_not_hold_up_the_next_to_the_same_actor() {
     let caller = Arc::clone(&b.0);
     let slow = tokio::spawn(async move {
         let sleep = b"trellis:chaos|default|Sleep|1500".to_vec();
-        caller.invoke(CHAOS_KEY, "CallCapability", sleep).await
+        caller
+            .bus()
+            .call(Invocation::to_actor(CHAOS_KEY, "CallCapability", sleep))
+            .await
     });
     let deadline = Instant::now() + Duration::from_secs(2);
     while a.0.bus().in_flight() == 0 {
@@ -216,7 +230,12 @@ async fn a_slow_remote_call_does_not_hold_up_the_next_to_the_same_actor() {
 
     let start = Instant::now();
     let reply =
-        b.0.invoke(CHAOS_KEY, "Echo", b"meanwhile".to_vec())
+        b.0.bus()
+            .call(Invocation::to_actor(
+                CHAOS_KEY,
+                "Echo",
+                b"meanwhile".to_vec(),
+            ))
             .await
             .expect("answered while the slow call runs");
     assert_eq!(reply, b"meanwhile");
@@ -240,7 +259,8 @@ async fn namespaces_on_one_server_do_not_see_each_other() {
 
     blue_too
         .0
-        .invoke(ECHO_KEY, "HealthRequest", health())
+        .bus()
+        .call(Invocation::to_actor(ECHO_KEY, "HealthRequest", health()))
         .await
         .expect("same namespace");
     let blue_id = blue.1.host_id().to_string();
@@ -257,7 +277,8 @@ async fn namespaces_on_one_server_do_not_see_each_other() {
 
     let err = green
         .0
-        .invoke(ECHO_KEY, "HealthRequest", health())
+        .bus()
+        .call(Invocation::to_actor(ECHO_KEY, "HealthRequest", health()))
         .await
         .unwrap_err();
     assert!(matches!(err, InvocationError::NoResponders { .. }), "{err}");
@@ -270,7 +291,8 @@ async fn hosts_reconnect_after_nats_restarts() {
     let mut nats = NatsServer::start();
     let a = member(config(&nats, "x"), &["echo_s"], &[]).await;
     let b = member(config(&nats, "x"), &[], &[]).await;
-    b.0.invoke(ECHO_KEY, "HealthRequest", health())
+    b.0.bus()
+        .call(Invocation::to_actor(ECHO_KEY, "HealthRequest", health()))
         .await
         .expect("before the restart");
 
@@ -283,7 +305,8 @@ async fn hosts_reconnect_after_nats_restarts() {
             let host_b = Arc::clone(&host_b);
             async move {
                 host_b
-                    .invoke(ECHO_KEY, "HealthRequest", health())
+                    .bus()
+                    .call(Invocation::to_actor(ECHO_KEY, "HealthRequest", health()))
                     .await
                     .ok()
             }
@@ -291,7 +314,8 @@ async fn hosts_reconnect_after_nats_restarts() {
     )
     .await;
     // Local calls never needed NATS.
-    a.0.invoke(ECHO_KEY, "HealthRequest", health())
+    a.0.bus()
+        .call(Invocation::to_actor(ECHO_KEY, "HealthRequest", health()))
         .await
         .expect("local call");
     leave(&[&a, &b]).await;
@@ -333,7 +357,8 @@ async fn leaf_nodes_keep_local_calls_off_the_hub() {
         let far_host = Arc::clone(&far_host);
         async move {
             far_host
-                .invoke(ECHO_KEY, "HealthRequest", health())
+                .bus()
+                .call(Invocation::to_actor(ECHO_KEY, "HealthRequest", health()))
                 .await
                 .ok()
         }
@@ -344,7 +369,8 @@ async fn leaf_nodes_keep_local_calls_off_the_hub() {
     for _ in 0..100 {
         neighbour
             .0
-            .invoke(ECHO_KEY, "HealthRequest", health())
+            .bus()
+            .call(Invocation::to_actor(ECHO_KEY, "HealthRequest", health()))
             .await
             .expect("same leaf");
     }
@@ -357,7 +383,8 @@ async fn leaf_nodes_keep_local_calls_off_the_hub() {
     let before = varz_in_msgs(monitor);
     for _ in 0..20 {
         far.0
-            .invoke(ECHO_KEY, "HealthRequest", health())
+            .bus()
+            .call(Invocation::to_actor(ECHO_KEY, "HealthRequest", health()))
             .await
             .expect("across leaves");
     }
@@ -666,7 +693,8 @@ async fn user_password_and_token_in_the_url_authenticate() {
         };
         let a = member(with(good), &["echo_s"], &[]).await;
         let b = member(with(good), &[], &[]).await;
-        b.0.invoke(ECHO_KEY, "HealthRequest", health())
+        b.0.bus()
+            .call(Invocation::to_actor(ECHO_KEY, "HealthRequest", health()))
             .await
             .expect("authenticated call");
         let refused = lattice::join(&Arc::new(host()), with(bad)).await;

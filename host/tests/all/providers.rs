@@ -2,7 +2,7 @@
 
 use crate::support::*;
 use trellis_host::provider::{ProviderLibrary, ProviderLoadError};
-use trellis_host::HostError;
+use trellis_host::{HostError, Invocation};
 
 fn refusal(path: &std::path::Path) -> ProviderLoadError {
     match ProviderLibrary::load(path) {
@@ -32,15 +32,17 @@ async fn three_providers_serve_one_host_at_once() {
     .unwrap();
     let mut call = b"wascc:logging||WriteLog|".to_vec();
     call.extend_from_slice(&log);
-    host.invoke(CHAOS_KEY, "CallCapability", call)
+    host.bus()
+        .call(Invocation::to_actor(CHAOS_KEY, "CallCapability", call))
         .await
         .expect("logging answers");
     let reply = host
-        .invoke(
+        .bus()
+        .call(Invocation::to_actor(
             CHAOS_KEY,
             "CallCapability",
             b"trellis:chaos|default|Echo|hey".to_vec(),
-        )
+        ))
         .await
         .expect("chaos answers");
     assert_eq!(reply, b"hey");
@@ -128,7 +130,8 @@ async fn the_host_keeps_working_after_refusing_libraries() {
     }
     let health =
         trellis_codec::encode(&trellis_codec::core::HealthRequest { placeholder: true }).unwrap();
-    host.invoke(ECHO_KEY, "HealthRequest", health)
+    host.bus()
+        .call(Invocation::to_actor(ECHO_KEY, "HealthRequest", health))
         .await
         .expect("echo still answers");
     assert!(host.bus().providers().is_empty());
@@ -140,11 +143,12 @@ async fn a_provider_panic_becomes_an_error_for_that_call() {
     host.start_provider(&chaos_library(), "default").unwrap();
     host.start_actor(&actor("chaos_s")).await.unwrap();
     let err = host
-        .invoke(
+        .bus()
+        .call(Invocation::to_actor(
             CHAOS_KEY,
             "CallCapability",
             b"trellis:chaos|default|Panic|".to_vec(),
-        )
+        ))
         .await
         .unwrap_err();
     assert!(
@@ -163,11 +167,12 @@ async fn a_provider_panic_becomes_an_error_for_that_call() {
     assert!(err.contains("provider panicked"), "{err}");
 
     let reply = host
-        .invoke(
+        .bus()
+        .call(Invocation::to_actor(
             CHAOS_KEY,
             "CallCapability",
             b"trellis:chaos|default|Echo|alive".to_vec(),
-        )
+        ))
         .await
         .expect("the provider still answers after panicking");
     assert_eq!(reply, b"alive");
@@ -180,11 +185,12 @@ async fn one_library_serves_two_binding_names() {
     host.start_provider(&chaos_library(), "other").unwrap();
     host.start_actor(&actor("chaos_s")).await.unwrap();
     let reply = host
-        .invoke(
+        .bus()
+        .call(Invocation::to_actor(
             CHAOS_KEY,
             "CallCapability",
             b"trellis:chaos|other|Echo|two".to_vec(),
-        )
+        ))
         .await
         .unwrap();
     assert_eq!(reply, b"two");

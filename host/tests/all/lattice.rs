@@ -210,6 +210,25 @@ async fn no_responders_fail_at_once_and_slow_targets_time_out() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_remote_call_is_bounded_by_the_call_timeout_not_the_rpc_timeout() {
+    let nats = NatsServer::start();
+    let short_rpc = LatticeConfig {
+        rpc_timeout: Duration::from_millis(100),
+        ..config(&nats, "x")
+    };
+    let a = member(short_rpc.clone(), &["chaos_s"], &[chaos_library()]).await;
+    let b = member(short_rpc, &[], &[]).await;
+    let start = Instant::now();
+    let slow = b"trellis:chaos|default|Sleep|400".to_vec();
+    b.0.bus()
+        .call(Invocation::to_actor(CHAOS_KEY, "CallCapability", slow))
+        .await
+        .expect("a 400 ms call fits the 5 s call timeout");
+    assert!(start.elapsed() >= Duration::from_millis(400));
+    leave(&[&a, &b]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_slow_remote_call_does_not_hold_up_the_next_to_the_same_actor() {
     let nats = NatsServer::start();
     let a = member(config(&nats, "x"), &["chaos_s"], &[chaos_library()]).await;

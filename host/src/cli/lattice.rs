@@ -156,14 +156,8 @@ pub struct CallArgs {
     /// The payload as raw bytes, or @FILE.
     #[arg(long, value_name = "TEXT|@FILE")]
     raw: Option<String>,
-    /// Longest the call may take, in milliseconds (as on a host).
-    #[arg(
-        long,
-        value_name = "MS",
-        default_value_t = 10_000,
-        env = "TRELLIS_CALL_TIMEOUT_MILLIS"
-    )]
-    call_timeout_ms: u64,
+    #[command(flatten)]
+    call_timeout: super::up::CallTimeout,
     #[command(flatten)]
     lattice: LatticeArgs,
 }
@@ -300,8 +294,9 @@ pub fn call(args: CallArgs) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         let client = connect(&args.lattice).await?;
         let invocation = Invocation::to_actor(&args.actor, &args.operation, payload);
-        let timeout = Duration::from_millis(args.call_timeout_ms);
-        let reply = client.call(invocation, timeout).await?;
+        let reply = client
+            .call(invocation, args.call_timeout.duration())
+            .await?;
         println!("{}", describe(&reply));
         Ok(())
     })

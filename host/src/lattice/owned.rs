@@ -238,6 +238,14 @@ mod tests {
         owned
     }
 
+    /// An owned binding just placed on the provider host `p`.
+    fn placed_on_p() -> OwnedBindings {
+        let mut owned = owning();
+        owned.plan(&[bare(ME), provider("p")], ME);
+        assert!(owned.placed(&key(), "p".into()));
+        owned
+    }
+
     fn holder(owned: &OwnedBindings) -> Option<String> {
         owned.holders()[0].1.clone()
     }
@@ -295,9 +303,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_lost_holder_is_replaced() {
-        let mut owned = owning();
-        owned.plan(&[bare(ME), provider("p")], ME);
-        owned.placed(&key(), "p".into());
+        let mut owned = placed_on_p();
         // Within two beats the new holder need not report it yet.
         advance(Duration::from_millis(150)).await;
         assert!(owned.plan(&[bare(ME), provider("p")], ME).is_empty());
@@ -312,9 +318,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_holder_that_never_reports_the_binding_loses_it() {
-        let mut owned = owning();
-        owned.plan(&[bare(ME), provider("p")], ME);
-        owned.placed(&key(), "p".into());
+        let mut owned = placed_on_p();
         advance(Duration::from_millis(201)).await;
         let binds = owned.plan(&[bare(ME), provider("p")], ME);
         assert_eq!(targets(&binds), ["p"], "placed again");
@@ -322,9 +326,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_withdrawn_binding_names_its_holder_and_is_not_placed_again() {
-        let mut owned = owning();
-        owned.plan(&[bare(ME), provider("p")], ME);
-        owned.placed(&key(), "p".into());
+        let mut owned = placed_on_p();
         assert_eq!(owned.held_elsewhere(ME), [(key(), "p".to_string())]);
         assert_eq!(owned.withdraw(&key()).as_deref(), Some("p"));
         assert!(owned.holders().is_empty());

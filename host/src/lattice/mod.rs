@@ -4,22 +4,22 @@
 //! default). A [`Lattice`] is the composition of a few jobs, each in its
 //! own file, all talking through one [`LatticeClient`]:
 //!
-//! - **remote calls** ([`remote`]): calls whose target this host lacks go out
+//! - **remote calls** (`remote.rs`): calls whose target this host lacks go out
 //!   on the target's subject, bounded by the host's call timeout like a
 //!   local call;
-//! - **serving** ([`serving`]): every actor and provider instance of this
+//! - **serving** (`serving.rs`): every actor and provider instance of this
 //!   host is served on its own subject in a queue group, so copies on
 //!   several hosts share the load and NATS prefers the nearest one;
-//! - **membership** ([`membership`]): this host's inventory is published at
+//! - **membership** (`membership.rs`): this host's inventory is published at
 //!   start, on every change and in a periodic heartbeat; a host silent for
-//!   two and a half beats drops out of every [`view::View`], a host that
+//!   two and a half beats drops out of every view, a host that
 //!   leaves says goodbye;
-//! - **placement** ([`placement`]): bindings this host declares but cannot
+//! - **placement** (`placement.rs`): bindings this host declares but cannot
 //!   serve alone are owned by it and placed on one live provider instance
 //!   chosen at random, and re-placed when that instance goes;
 //! - **events**: every change is published as a CloudEvent.
 //!
-//! The rules of membership and placement ([`view`], [`owned`], [`held`])
+//! The rules of membership and placement (`view.rs`, `owned.rs`, `held.rs`)
 //! are plain bookkeeping that never touches NATS: the jobs feed them what
 //! arrives and carry out what they decide.
 //!

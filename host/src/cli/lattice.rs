@@ -1,12 +1,15 @@
-//! `trellis lattice …` and `trellis call`: look at and use a running lattice.
+//! `trellis lattice …` and `trellis call`: look at and use a running lattice,
+//! through the host's own [`LatticeClient`]; and how `trellis up` joins one.
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use futures::StreamExt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
-use trellis_host::lattice::protocol::{Inventory, Invocation, InvocationReply, Subjects};
-use trellis_host::lattice::LatticeConfig;
+use trellis_host::lattice::protocol::Inventory;
+use trellis_host::lattice::{Lattice, LatticeClient, LatticeConfig};
+use trellis_host::{Host, Invocation};
 
 /// How to reach the lattice (shared by `trellis up` and these commands).
 #[derive(Debug, Args)]
@@ -34,7 +37,8 @@ pub struct LatticeArgs {
         value_name = "NAME"
     )]
     namespace: String,
-    /// Longest a call through the lattice may take, in milliseconds.
+    /// Longest a control request (bind, unbind) to another host may take,
+    /// in milliseconds. Calls are bounded by the call timeout instead.
     #[arg(
         long = "lattice-rpc-timeout-ms",
         env = "LATTICE_RPC_TIMEOUT_MILLIS",
@@ -56,7 +60,7 @@ pub struct LatticeArgs {
 }
 
 impl LatticeArgs {
-    pub fn config(&self) -> LatticeConfig {
+    fn config(&self) -> LatticeConfig {
         LatticeConfig {
             host: self.host.clone(),
             creds_file: self.creds.clone(),
@@ -102,6 +106,43 @@ pub struct QueryArgs {
     lattice: LatticeArgs,
 }
 
+/// Whether and how `trellis up` joins a lattice.
+#[derive(Debug, Args)]
+pub struct JoinArgs {
+    /// Run on the internal bus only, as a build without the lattice does:
+    /// no NATS, no other hosts. The environment takes 1, true, yes or on.
+    #[arg(
+        long,
+        env = "TRELLIS_NO_LATTICE",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    no_lattice: bool,
+    #[command(flatten)]
+    lattice: LatticeArgs,
+}
+
+/// The lattice `trellis up` joined, if it joined one.
+pub struct Joined(Option<Arc<Lattice>>);
+
+impl Joined {
+    /// Joins the lattice `args` name, unless told not to.
+    pub async fn join(host: &Arc<Host>, args: &JoinArgs) -> anyhow::Result<Joined> {
+        if args.no_lattice {
+            tracing::info!("Initialized Message Bus (internal)");
+            return Ok(Joined(None));
+        }
+        let lattice = trellis_host::lattice::join(host, args.lattice.config()).await?;
+        Ok(Joined(Some(lattice)))
+    }
+
+    /// Leaves the lattice cleanly, if one was joined.
+    pub async fn leave(&self) {
+        if let Some(lattice) = &self.0 {
+            lattice.leave().await;
+        }
+    }
+}
+
 /// `trellis call`.
 #[derive(Debug, Args)]
 pub struct CallArgs {
@@ -116,6 +157,8 @@ pub struct CallArgs {
     #[arg(long, value_name = "TEXT|@FILE")]
     raw: Option<String>,
     #[command(flatten)]
+    call_timeout: super::up::CallTimeout,
+    #[command(flatten)]
     lattice: LatticeArgs,
 }
 
@@ -126,16 +169,9 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start a runtime")
 }
 
-async fn connect(args: &LatticeArgs) -> anyhow::Result<(async_nats::Client, Subjects)> {
-    let config = args.config();
-    let url = config.server_url();
-    let client = config
-        .connect_options("trellis cli")
-        .await?
-        .connect(url.as_str())
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot connect to NATS at {url}: {e}"))?;
-    Ok((client, Subjects::new(&config.namespace)))
+async fn connect(args: &LatticeArgs) -> anyhow::Result<LatticeClient> {
+    let caller = format!("cli-{}", std::process::id());
+    Ok(LatticeClient::connect(&args.config(), &caller).await?)
 }
 
 pub fn run(command: LatticeCommand) -> anyhow::Result<()> {
@@ -172,22 +208,10 @@ pub fn run(command: LatticeCommand) -> anyhow::Result<()> {
 
 /// Asks every host for its inventory and collects the answers for a while.
 async fn gather(query: &QueryArgs) -> anyhow::Result<Vec<Inventory>> {
-    let (client, subjects) = connect(&query.lattice).await?;
-    let inbox = client.new_inbox();
-    let mut answers = client.subscribe(inbox.clone()).await?;
-    client
-        .publish_with_reply(subjects.inventory(), inbox, Vec::new().into())
-        .await?;
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(query.wait_ms);
-    let mut hosts = Vec::new();
-    while let Ok(Some(message)) = tokio::time::timeout_at(deadline, answers.next()).await {
-        match serde_json::from_slice::<Inventory>(&message.payload) {
-            Ok(inventory) => hosts.push(inventory),
-            Err(e) => tracing::warn!("unreadable inventory ignored: {e}"),
-        }
-    }
-    hosts.sort_by(|a, b| a.host.cmp(&b.host));
-    Ok(hosts)
+    let client = connect(&query.lattice).await?;
+    Ok(client
+        .inventories(Duration::from_millis(query.wait_ms))
+        .await?)
 }
 
 fn print_hosts(hosts: &[Inventory]) {
@@ -238,14 +262,12 @@ fn print_inventory(h: &Inventory) {
 }
 
 async fn watch(args: &LatticeArgs, json: bool) -> anyhow::Result<()> {
-    let (client, subjects) = connect(args).await?;
-    let mut events = client.subscribe(subjects.events()).await?;
+    let mut events = connect(args).await?.events().await?;
     eprintln!("watching lattice events (Ctrl-C to stop)");
     loop {
         tokio::select! {
-            message = events.next() => {
-                let Some(message) = message else { bail!("the NATS connection closed") };
-                let text = String::from_utf8_lossy(&message.payload);
+            text = events.next() => {
+                let Some(text) = text else { bail!("the NATS connection closed") };
                 if json {
                     println!("{text}");
                 } else {
@@ -270,32 +292,12 @@ pub fn call(args: CallArgs) -> anyhow::Result<()> {
         (None, None) => Vec::new(),
     };
     runtime()?.block_on(async {
-        let (client, subjects) = connect(&args.lattice).await?;
-        let invocation = Invocation {
-            id: format!("cli-{}", std::process::id()).into(),
-            origin: "trellis-cli".into(),
-            target: args.actor.as_str().into(),
-            operation: args.operation.as_str().into(),
-            payload: payload.into(),
-            host: "cli".into(),
-        };
+        let client = connect(&args.lattice).await?;
+        let invocation = Invocation::to_actor(&args.actor, &args.operation, payload);
         let reply = client
-            .request(
-                subjects.actor(&args.actor),
-                trellis_codec::encode(&invocation)?.into(),
-            )
-            .await
-            .map_err(|e| match e.kind() {
-                async_nats::client::RequestErrorKind::NoResponders => {
-                    anyhow::anyhow!("no host in the lattice runs actor {}", args.actor)
-                }
-                _ => anyhow::anyhow!("calling actor {}: {e}", args.actor),
-            })?;
-        let reply: InvocationReply = trellis_codec::decode(&reply.payload)?;
-        if let Some(error) = reply.error {
-            bail!("actor {} on host {}: {error}", args.actor, reply.host);
-        }
-        println!("{}", describe(&reply.payload));
+            .call(invocation, args.call_timeout.duration())
+            .await?;
+        println!("{}", describe(&reply));
         Ok(())
     })
 }

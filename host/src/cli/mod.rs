@@ -4,6 +4,9 @@ mod claims;
 mod keys;
 #[cfg(feature = "lattice")]
 mod lattice;
+#[cfg(not(feature = "lattice"))]
+#[path = "no_lattice.rs"]
+mod lattice;
 mod up;
 
 use clap::{Parser, Subcommand};

@@ -17,14 +17,8 @@ pub struct UpArgs {
     /// it names. A broken file keeps its last good version running.
     #[arg(short, long, value_name = "DIR")]
     watch: Option<PathBuf>,
-    /// Longest one call may take, in milliseconds.
-    #[arg(
-        long,
-        value_name = "MS",
-        default_value_t = 10_000,
-        env = "TRELLIS_CALL_TIMEOUT_MILLIS"
-    )]
-    call_timeout_ms: u64,
+    #[command(flatten)]
+    call_timeout: CallTimeout,
     /// Largest memory one actor instance may use, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     memory_limit_mib: usize,
@@ -50,9 +44,27 @@ pub struct UpArgs {
     /// Longest a graceful stop waits for calls in flight, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 10_000)]
     shutdown_grace_ms: u64,
-    #[cfg(feature = "lattice")]
     #[command(flatten)]
-    lattice: super::lattice::LatticeArgs,
+    lattice: super::lattice::JoinArgs,
+}
+
+/// How long one call may take: on a host, and from `trellis call`.
+#[derive(Debug, Args)]
+pub struct CallTimeout {
+    /// Longest one call may take, in milliseconds, wherever its target runs.
+    #[arg(
+        long = "call-timeout-ms",
+        value_name = "MS",
+        default_value_t = 10_000,
+        env = "TRELLIS_CALL_TIMEOUT_MILLIS"
+    )]
+    millis: u64,
+}
+
+impl CallTimeout {
+    pub fn duration(&self) -> Duration {
+        Duration::from_millis(self.millis)
+    }
 }
 
 impl UpArgs {
@@ -61,7 +73,7 @@ impl UpArgs {
             max_instances_per_actor: self.max_instances,
             max_total_instances: self.max_total_instances,
             code_cache: self.code_cache_dir(),
-            call_timeout: Duration::from_millis(self.call_timeout_ms),
+            call_timeout: self.call_timeout.duration(),
             memory_limit: self.memory_limit_mib << 20,
             allowed_issuers: (!self.allowed_issuers.is_empty())
                 .then(|| self.allowed_issuers.clone()),
@@ -119,12 +131,8 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
         .map(trellis_host::state::watch::ManifestFolder::new)
         .transpose()?;
     let host = std::sync::Arc::new(HostBuilder::new().config(args.config()).build()?);
-    #[cfg(feature = "lattice")]
-    let lattice = trellis_host::lattice::join(&host, args.lattice.config()).await?;
-    #[cfg(not(feature = "lattice"))]
-    tracing::info!("Initialized Message Bus (internal)");
+    let lattice = super::lattice::Joined::join(&host, &args.lattice).await?;
     let outcome = run_until_stopped(&host, &manifests, folder).await;
-    #[cfg(feature = "lattice")]
     lattice.leave().await;
     host.shutdown().await;
     outcome

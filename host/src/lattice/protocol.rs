@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
 /// The subjects of one namespace: `trellis.<namespace>.…`.
 #[derive(Debug, Clone)]
@@ -310,7 +311,7 @@ pub struct ControlReply {
 }
 
 /// A CloudEvents 1.0 envelope (JSON), published on the events subject.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CloudEvent {
     /// Always `1.0`.
     pub specversion: String,
@@ -327,4 +328,137 @@ pub struct CloudEvent {
     pub datacontenttype: String,
     /// The event's details.
     pub data: serde_json::Value,
+}
+
+impl CloudEvent {
+    /// An event of `kind` from the host `host_id`, `now` after the Unix epoch.
+    pub fn new(host_id: &str, kind: &str, now: Duration, data: serde_json::Value) -> Self {
+        CloudEvent {
+            specversion: "1.0".into(),
+            id: format!("{host_id}-{}", now.as_nanos()),
+            source: format!("trellis/{host_id}"),
+            kind: kind.into(),
+            time: trellis_claims::rfc3339(now.as_secs()),
+            datacontenttype: "application/json".into(),
+            data,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_live_under_the_namespace() {
+        let s = Subjects::new("prod");
+        assert_eq!(s.actor("MABC"), "trellis.prod.actor.MABC");
+        assert_eq!(
+            s.provider("wascc:http_server", "default"),
+            "trellis.prod.provider.wascc:http_server.default"
+        );
+        assert_eq!(s.control("NHOST"), "trellis.prod.host.NHOST");
+        assert_eq!(s.inventory(), "trellis.prod.inventory");
+        assert_eq!(s.heartbeat(), "trellis.prod.heartbeat");
+        assert_eq!(s.events(), "trellis.prod.events");
+    }
+
+    #[test]
+    fn characters_a_token_cannot_hold_become_underscores() {
+        let s = Subjects::new("team a.b");
+        assert_eq!(s.events(), "trellis.team_a_b.events");
+        assert_eq!(
+            s.provider("acme.kv", "cache*>\tx"),
+            "trellis.team_a_b.provider.acme_kv.cache___x"
+        );
+        assert!(matches!(token("MABC"), Cow::Borrowed("MABC")), "no copy");
+    }
+
+    #[test]
+    fn a_bindings_config_is_its_sorted_values_without_the_claims() {
+        let values = HashMap::from([
+            ("PORT".to_string(), "8081".to_string()),
+            ("HOST".to_string(), "0.0.0.0".to_string()),
+            ("__wascc_issuer".to_string(), "AISSUER".to_string()),
+        ]);
+        assert_eq!(config_of(&values), "HOST=0.0.0.0,PORT=8081");
+        assert_eq!(config_of(&HashMap::new()), "");
+    }
+
+    #[test]
+    fn an_invocation_and_its_reply_cross_the_wire_unchanged() {
+        let call = Invocation {
+            id: "N1-7".into(),
+            origin: "MCALLER".into(),
+            target: "wascc:keyvalue/default".into(),
+            operation: "Get".into(),
+            payload: (&[0u8, 159, 255][..]).into(),
+            host: "N1".into(),
+        };
+        let bytes = encode_envelope(&call, call.payload.len()).unwrap();
+        let back: Invocation = trellis_codec::decode(&bytes).unwrap();
+        assert_eq!(
+            (&*back.id, &*back.origin, &*back.target, &*back.operation),
+            ("N1-7", "MCALLER", "wascc:keyvalue/default", "Get")
+        );
+        assert_eq!((&*back.payload, &*back.host), (&[0u8, 159, 255][..], "N1"));
+        assert!(
+            matches!(back.operation, Cow::Borrowed(_)),
+            "decoded in place"
+        );
+
+        let reply = InvocationReply {
+            payload: Cow::Borrowed(&[]),
+            error: Some("bad dispatch".into()),
+            host: "N2".into(),
+        };
+        let bytes = encode_envelope(&reply, 0).unwrap();
+        let back: InvocationReply = trellis_codec::decode(&bytes).unwrap();
+        assert_eq!(
+            (back.error.as_deref(), &*back.host),
+            (Some("bad dispatch"), "N2")
+        );
+        assert!(back.payload.is_empty());
+    }
+
+    #[test]
+    fn control_requests_are_tagged_json() {
+        let unbind = Control::Unbind {
+            owner: "N1".into(),
+            key: BindingKey {
+                actor: "MECHO".into(),
+                capability: "wascc:http_server".into(),
+                binding: "default".into(),
+                config: "PORT=8081".into(),
+            },
+        };
+        let json: serde_json::Value = serde_json::to_value(&unbind).unwrap();
+        assert_eq!(json["kind"], "unbind");
+        assert_eq!(json["key"]["config"], "PORT=8081");
+        let back: Control = serde_json::from_value(json).unwrap();
+        assert!(matches!(back, Control::Unbind { owner, .. } if owner == "N1"));
+    }
+
+    #[test]
+    fn an_inventory_missing_fields_still_reads() {
+        let inventory: Inventory =
+            serde_json::from_str(r#"{"host": "N1", "future_field": 1}"#).unwrap();
+        assert_eq!(inventory.host, "N1");
+        assert!(!inventory.leaving && inventory.actors.is_empty());
+    }
+
+    #[test]
+    fn an_event_names_its_host_and_time() {
+        let event = CloudEvent::new(
+            "N1",
+            "trellis.actor_started",
+            Duration::from_secs(86_400),
+            serde_json::json!({}),
+        );
+        assert_eq!(event.source, "trellis/N1");
+        assert_eq!(event.time, "1970-01-02T00:00:00Z");
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["type"], "trellis.actor_started");
+        assert_eq!(json["specversion"], "1.0");
+    }
 }

@@ -6,7 +6,7 @@ use crate::support::*;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use trellis_host::lattice::{self, Lattice, LatticeConfig};
-use trellis_host::{Host, Invocation, InvocationError};
+use trellis_host::{Host, HostBuilder, Invocation, InvocationError};
 
 fn config(nats: &NatsServer, namespace: &str) -> LatticeConfig {
     LatticeConfig {
@@ -24,7 +24,17 @@ async fn member(
     actors: &[&str],
     providers: &[std::path::PathBuf],
 ) -> (Arc<Host>, Arc<Lattice>) {
-    let host = Arc::new(host());
+    member_with(host(), config, actors, providers).await
+}
+
+/// [`member`], with a host built by the test.
+async fn member_with(
+    host: Host,
+    config: LatticeConfig,
+    actors: &[&str],
+    providers: &[std::path::PathBuf],
+) -> (Arc<Host>, Arc<Lattice>) {
+    let host = Arc::new(host);
     let lattice = lattice::join(&host, config)
         .await
         .expect("joins the lattice");
@@ -108,15 +118,13 @@ async fn calls_cross_hosts_in_every_direction() {
 async fn no_responders_fail_at_once_and_slow_targets_time_out() {
     let nats = NatsServer::start();
     let a = member(config(&nats, "x"), &["chaos_s"], &[chaos_library()]).await;
-    let b = member(
-        LatticeConfig {
-            rpc_timeout: Duration::from_millis(500),
-            ..config(&nats, "x")
-        },
-        &[],
-        &[],
-    )
-    .await;
+    // A remote call is bounded by the caller's call timeout, as a local one is.
+    let quick = HostBuilder::new()
+        .config(test_config())
+        .call_timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let b = member_with(quick, config(&nats, "x"), &[], &[]).await;
     let nobody = "MCZ3U3XNKTPW7TNRWS6M3QKXNZG5WAVTC2NJA2I6PDDEKLCQK5ZNKEK2";
     let start = Instant::now();
     let err =
@@ -149,6 +157,25 @@ async fn no_responders_fail_at_once_and_slow_targets_time_out() {
         "took {:?}",
         start.elapsed()
     );
+    leave(&[&a, &b]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_remote_call_is_bounded_by_the_call_timeout_not_the_rpc_timeout() {
+    let nats = NatsServer::start();
+    let short_rpc = LatticeConfig {
+        rpc_timeout: Duration::from_millis(100),
+        ..config(&nats, "x")
+    };
+    let a = member(short_rpc.clone(), &["chaos_s"], &[chaos_library()]).await;
+    let b = member(short_rpc, &[], &[]).await;
+    let start = Instant::now();
+    let slow = b"trellis:chaos|default|Sleep|400".to_vec();
+    b.0.bus()
+        .call(Invocation::to_actor(CHAOS_KEY, "CallCapability", slow))
+        .await
+        .expect("a 400 ms call fits the 5 s call timeout");
+    assert!(start.elapsed() >= Duration::from_millis(400));
     leave(&[&a, &b]).await;
 }
 
@@ -672,6 +699,29 @@ fn up_fails_fast_when_nats_is_unreachable() {
         stderr.contains("cannot connect to NATS") && stderr.contains(&nowhere),
         "{stderr}"
     );
+}
+
+#[test]
+fn the_environment_can_turn_the_lattice_off() {
+    let help = trellis().args(["up", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("--no-lattice") && help.contains("TRELLIS_NO_LATTICE"),
+        "{help}"
+    );
+    let nowhere = format!("127.0.0.1:{}", free_port());
+    let host = Running::spawn(
+        trellis()
+            .arg("up")
+            .env("TRELLIS_NO_LATTICE", "1")
+            .env("LATTICE_HOST", &nowhere),
+    );
+    host.wait_for_log("Initialized Message Bus (internal)");
+    host.wait_for_log("host ready");
+    let log = host.log();
+    assert!(!log.contains("NATS"), "{log}");
+    let status = host.stop();
+    assert!(status.success(), "{status:?}\n{log}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -126,7 +126,6 @@ pub struct Running {
 
 impl Running {
     /// Starts `trellis up ARGS`.
-    #[cfg_attr(feature = "lattice", allow(dead_code))] // its test needs the internal bus
     pub fn start(args: &[&str]) -> Running {
         Running::spawn(trellis().arg("up").args(args))
     }

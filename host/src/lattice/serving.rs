@@ -1,0 +1,262 @@
+//! Serving: every actor and provider instance of this host answers on its
+//! own subject, in a queue group shared with every copy on other hosts, so
+//! copies share the load and NATS prefers the nearest one.
+//!
+//! A call that arrives is answered from this host only, never forwarded
+//! again (that could loop).
+
+use super::client::LatticeClient;
+use super::protocol::{encode_envelope, Invocation as Envelope, InvocationReply};
+use super::LatticeError;
+use crate::bus::Bus;
+use crate::events::HostEvent;
+use crate::host::Host;
+use crate::invocation::{Invocation, Origin, Target};
+use crate::sync::Locked;
+use async_nats::Message;
+use futures::StreamExt;
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+/// What a subscription serves.
+#[derive(Debug, Clone)]
+enum Entity {
+    /// An actor of this host.
+    Actor(String),
+    /// A provider instance of this host: capability and binding.
+    Provider(String, String),
+}
+
+/// The subscriptions of this host's actors and provider instances.
+pub struct Serving {
+    client: LatticeClient,
+    host_id: Arc<str>,
+    host: Weak<Host>,
+    /// Each served subject, and the task answering it.
+    served: Mutex<HashMap<String, JoinHandle<()>>>,
+}
+
+impl Serving {
+    /// Serves nothing yet.
+    pub fn new(client: LatticeClient, host_id: &str, host: Weak<Host>) -> Self {
+        Serving {
+            client,
+            host_id: host_id.into(),
+            host,
+            served: Mutex::default(),
+        }
+    }
+
+    /// Serves every actor and provider instance the host runs now.
+    pub async fn serve_all(&self) -> Result<(), LatticeError> {
+        for (_, entity) in self.wanted() {
+            self.serve(entity).await?;
+        }
+        Ok(())
+    }
+
+    /// Follows one change of the host: serves what started, stops serving
+    /// what stopped.
+    pub async fn follow(&self, event: &HostEvent) -> Result<(), LatticeError> {
+        let subjects = self.client.subjects();
+        match event {
+            HostEvent::ActorStarted { actor, .. } => {
+                self.serve(Entity::Actor(actor.clone())).await?
+            }
+            HostEvent::ActorStopped { actor } => self.unserve(&subjects.actor(actor)),
+            HostEvent::ProviderLoaded {
+                capability,
+                binding,
+                ..
+            } => {
+                self.serve(Entity::Provider(capability.clone(), binding.clone()))
+                    .await?
+            }
+            HostEvent::ProviderRemoved {
+                capability,
+                binding,
+            } => self.unserve(&subjects.provider(capability, binding)),
+            HostEvent::ActorUpdated { .. }
+            | HostEvent::BindingCreated { .. }
+            | HostEvent::BindingRemoved { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// Serves exactly the host's current entities (after missed changes).
+    pub async fn resync(&self) {
+        let wanted = self.wanted();
+        let served: Vec<String> = self
+            .served
+            .locked("served subjects")
+            .keys()
+            .cloned()
+            .collect();
+        for subject in served.iter().filter(|s| !wanted.contains_key(*s)) {
+            self.unserve(subject);
+        }
+        for (subject, entity) in wanted {
+            if !served.contains(&subject) {
+                if let Err(e) = self.serve(entity).await {
+                    tracing::error!("{e}");
+                }
+            }
+        }
+    }
+
+    /// Waits (at most 5 s) until every actor and provider of this host is
+    /// served on its subject and the server has seen the subscriptions: from
+    /// then on other hosts reach them. Starting an entity subscribes in the
+    /// background, a few milliseconds later.
+    pub async fn ready(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while tokio::time::Instant::now() < deadline && !self.serves_everything() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        self.client.flush().await;
+    }
+
+    /// Stops serving everything.
+    pub fn stop(&self) {
+        self.served
+            .locked("served subjects")
+            .drain()
+            .for_each(|(_, task)| task.abort());
+    }
+
+    fn serves_everything(&self) -> bool {
+        let wanted = self.wanted();
+        let served = self.served.locked("served subjects");
+        wanted.keys().all(|subject| served.contains_key(subject))
+    }
+
+    /// The subject of every entity the host runs.
+    fn wanted(&self) -> HashMap<String, Entity> {
+        let Some(host) = self.host.upgrade() else {
+            return HashMap::new();
+        };
+        let subjects = self.client.subjects();
+        let actors = host
+            .bus()
+            .actors()
+            .into_iter()
+            .map(|a| (subjects.actor(a.id()), Entity::Actor(a.id().into())));
+        let providers = host.bus().providers().into_iter().map(|p| {
+            (
+                subjects.provider(p.capability_id(), p.binding()),
+                Entity::Provider(p.capability_id().into(), p.binding().into()),
+            )
+        });
+        actors.chain(providers).collect()
+    }
+
+    /// Serves `entity` on its subject, in a queue group shared with every copy.
+    async fn serve(&self, entity: Entity) -> Result<(), LatticeError> {
+        let subject = match &entity {
+            Entity::Actor(id) => self.client.subjects().actor(id),
+            Entity::Provider(capability, binding) => {
+                self.client.subjects().provider(capability, binding)
+            }
+        };
+        let mut subscription = self.client.queue_subscribe(subject.clone()).await?;
+        let served = Arc::new(Served {
+            client: self.client.clone(),
+            host_id: Arc::clone(&self.host_id),
+            entity,
+        });
+        let host = Weak::clone(&self.host);
+        let task = tokio::spawn(async move {
+            while let Some(message) = subscription.next().await {
+                let Some(host) = host.upgrade() else { break };
+                let mut answer =
+                    Box::pin(answer(Arc::clone(&served), Arc::clone(host.bus()), message));
+                // Most calls finish in their first poll: answering them
+                // here saves a task per call. One that waits (a slow actor,
+                // a call onward) goes on in a task of its own so that the
+                // calls behind it are not held up.
+                if futures::poll!(answer.as_mut()).is_pending() {
+                    tokio::spawn(answer);
+                }
+            }
+        });
+        if let Some(old) = self.served.locked("served subjects").insert(subject, task) {
+            old.abort();
+        }
+        Ok(())
+    }
+
+    /// Stops serving the subject (dropping the subscription unsubscribes).
+    fn unserve(&self, subject: &str) {
+        if let Some(task) = self.served.locked("served subjects").remove(subject) {
+            task.abort();
+        }
+    }
+}
+
+/// One entity served on its subject: what answering a call needs.
+struct Served {
+    client: LatticeClient,
+    host_id: Arc<str>,
+    entity: Entity,
+}
+
+/// Answers one invocation that arrived from the lattice, from this host only.
+async fn answer(served: Arc<Served>, bus: Arc<Bus>, message: Message) {
+    let Message {
+        subject,
+        reply,
+        payload,
+        ..
+    } = message;
+    let Some(reply_to) = reply else {
+        tracing::debug!(%subject, "invocation without a reply subject dropped");
+        return;
+    };
+    let outcome = match trellis_codec::decode::<Envelope>(&payload) {
+        Err(e) => Err(format!("malformed invocation: {e}")),
+        Ok(call) => {
+            // The caller names its actor, if an actor calls.
+            let origin = match &*call.origin {
+                "" => Origin::Host,
+                actor => Origin::Actor(actor),
+            };
+            let target = match &served.entity {
+                Entity::Actor(actor) => Target::Actor(actor),
+                Entity::Provider(capability, binding) => Target::Provider {
+                    capability,
+                    binding,
+                },
+            };
+            let invocation =
+                Invocation::new(origin, target, &call.operation, call.payload.into_owned());
+            bus.call_local(invocation).await.map_err(|e| e.to_string())
+        }
+    };
+    let host = Cow::Borrowed(&*served.host_id);
+    let reply = match &outcome {
+        Ok(payload) => InvocationReply {
+            payload: Cow::Borrowed(payload),
+            error: None,
+            host,
+        },
+        Err(error) => {
+            tracing::debug!(entity = ?served.entity, "remote invocation failed: {error}");
+            InvocationReply {
+                payload: Cow::Borrowed(&[]),
+                error: Some(error.clone()),
+                host,
+            }
+        }
+    };
+    match encode_envelope(&reply, reply.payload.len()) {
+        Ok(bytes) => {
+            if let Err(e) = served.client.publish(reply_to, bytes).await {
+                tracing::warn!("cannot send an invocation reply: {e}");
+            }
+        }
+        Err(e) => tracing::warn!("cannot encode an invocation reply: {e}"),
+    }
+}

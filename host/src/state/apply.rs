@@ -409,14 +409,20 @@ impl Reconciler {
                 .tempdir()
                 .map_err(copy_failed)?,
         };
-        let copies = self.copies.insert(copies).path().to_path_buf();
         self.copy_count += 1;
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("provider");
-        let copy = copies.join(format!("{}-{name}", self.copy_count));
-        std::fs::copy(path, &copy).map_err(copy_failed)?;
+        // A folder per copy keeps the file name, which names the provider in
+        // its log lines.
+        let folder = self
+            .copies
+            .insert(copies)
+            .path()
+            .join(self.copy_count.to_string());
+        let name = path.file_name().unwrap_or(path.as_os_str());
+        let copy = folder.join(name);
+        std::fs::create_dir(&folder)
+            .and_then(|()| std::fs::copy(path, &copy))
+            .map_err(copy_failed)?;
+        tracing::debug!(library = %path.display(), copy = %copy.display(), "provider library copied");
         self.libraries
             .insert(path.to_path_buf(), (now, copy.clone()));
         Ok(copy)

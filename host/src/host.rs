@@ -1,7 +1,7 @@
 //! [`HostBuilder`] → [`Host`]: the embedding API.
 //!
 //! A host owns the actor engine, the bus, the bindings and the
-//! [`Reconciler`] that keeps it in its manifests' state. Manifests are
+//! reconciler that keeps it in its manifests' state. Manifests are
 //! applied through [`Host::apply`] (whole or not at all) and a watched
 //! folder's through [`Host::apply_watched`] (best effort): both go through the
 //! one pipeline of [`crate::state`]. Calls go through the host's [`Bus`]

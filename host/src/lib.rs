@@ -15,8 +15,8 @@
 //!
 //! - [`HostBuilder`] → [`Host`]: configure once, then apply manifests (or
 //!   start and bind entities one by one), call (through [`Host::bus`]), stop.
-//! - [`state::Reconciler`]: the host's one pipeline from its manifests to
-//!   what runs ([`state::DesiredState`], [`state::diff::Diff`]).
+//! - [`state`]: the host's one pipeline from its manifests to what runs
+//!   ([`state::DesiredState`] → [`state::diff::Diff`] → running state).
 //! - [`actor::Actor`]: a verified module with a bounded pool of instances
 //!   (wasmtime, waPC, claims enforced on every host call).
 //! - [`provider::ProviderLibrary`] / [`provider::ProviderInstance`]: a

@@ -1,4 +1,4 @@
-//! Applying the difference: the [`Reconciler`] keeps a host's sources and
+//! Applying the difference: the `Reconciler` keeps a host's sources and
 //! what it started from them, and turns each [`Diff`] into calls on the
 //! host.
 //!
@@ -11,10 +11,10 @@
 //!
 //! Two ways to treat a failure:
 //!
-//! - **whole** ([`Reconciler::apply`], `trellis up -m`): a manifest applies
+//! - **whole** ([`crate::Host::apply`], `trellis up -m`): a manifest applies
 //!   whole or not at all. A failure of anything it declares stops what was
 //!   prepared, undoes what the commit did so far, and forgets the manifest.
-//! - **best effort** ([`Reconciler::apply_watched`], a watched folder): each
+//! - **best effort** ([`crate::Host::apply_watched`], a watched folder): each
 //!   failure is reported and leaves its entity as it was (a module that does
 //!   not verify keeps the old code running); a file that failed is tried
 //!   again once it changes.
@@ -22,8 +22,8 @@
 //! Swaps: an actor module that changed under the same key is swapped live
 //! (calls in flight finish on the old instances, new calls get the new code);
 //! under a new key the old actor stops and the new one starts. Provider
-//! libraries are loaded from private copies ([`Reconciler`]'s
-//! `library_copy` says why); one that changed is loaded from a fresh copy,
+//! libraries are loaded from private copies (`Reconciler::library_copy`
+//! says why); one that changed is loaded from a fresh copy,
 //! its bindings move to the new instance and the old one stops.
 
 use super::change::Fingerprint;
@@ -62,9 +62,10 @@ pub struct Pass {
     pub files: Vec<PathBuf>,
 }
 
-/// Keeps a host's sources and brings what runs to their union.
+/// Keeps a host's sources and brings what runs to their union. A host owns
+/// one: its desired state is one, whatever feeds it.
 #[derive(Default)]
-pub struct Reconciler {
+pub(crate) struct Reconciler {
     sources: Sources,
     running: Running,
     /// The private copy of each provider library, by its file, and what
@@ -409,14 +410,20 @@ impl Reconciler {
                 .tempdir()
                 .map_err(copy_failed)?,
         };
-        let copies = self.copies.insert(copies).path().to_path_buf();
         self.copy_count += 1;
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("provider");
-        let copy = copies.join(format!("{}-{name}", self.copy_count));
-        std::fs::copy(path, &copy).map_err(copy_failed)?;
+        // A folder per copy keeps the file name, which names the provider in
+        // its log lines.
+        let folder = self
+            .copies
+            .insert(copies)
+            .path()
+            .join(self.copy_count.to_string());
+        let name = path.file_name().unwrap_or(path.as_os_str());
+        let copy = folder.join(name);
+        std::fs::create_dir(&folder)
+            .and_then(|()| std::fs::copy(path, &copy))
+            .map_err(copy_failed)?;
+        tracing::debug!(library = %path.display(), copy = %copy.display(), "provider library copied");
         self.libraries
             .insert(path.to_path_buf(), (now, copy.clone()));
         Ok(copy)

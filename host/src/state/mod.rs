@@ -10,7 +10,7 @@
 //!                         (desired.rs)         rebinds (diff.rs)         (apply.rs, running.rs)
 //! ```
 //!
-//! A host keeps one [`Reconciler`]: its sources (every manifest given to
+//! A host keeps one `Reconciler` (`apply.rs`): its sources (every manifest given to
 //! [`crate::Host::apply`], every file of a watched folder at its last good
 //! version), and what it started from them ([`running::Running`]). Every
 //! change goes through one pass: the union of the sources, the difference
@@ -27,5 +27,6 @@ pub mod diff;
 pub mod running;
 pub mod watch;
 
-pub use apply::{Applied, Pass, Reconciler};
+pub(crate) use apply::Reconciler;
+pub use apply::{Applied, Pass};
 pub use desired::DesiredState;

@@ -132,7 +132,7 @@ fn http_request() -> Request {
 }
 
 async fn actor_call() {
-    let module = support::actor("echo_s");
+    let module = trellis_test_support::actor("echo_s");
     let payload = trellis_codec::encode(&http_request()).expect("encode the request");
     let host = HostBuilder::new().build().expect("a host");
     host.start_actor(&module).await.expect("echo starts");
@@ -198,7 +198,7 @@ fn dispatcher_of(host: &Host) -> FfiDispatcherBox {
 
 /// Runs one actor-call path (`raw`, `epoch` or `hosted`) [`PROFILE_CALLS`] times.
 fn profile(path: &str) {
-    let module = support::actor("echo_s");
+    let module = trellis_test_support::actor("echo_s");
     let payload = trellis_codec::encode(&http_request()).expect("encode the request");
     let mut call: Box<dyn FnMut()> = match path {
         "raw" | "epoch" => {
@@ -380,10 +380,13 @@ fn link_minimal_wapc(linker: &mut Linker<RawState>) -> wasmtime::Result<()> {
 
 async fn provider_call() {
     let host = HostBuilder::new().build().expect("a host");
-    host.start_provider(&support::library("trellis_provider_extras"), "default")
-        .expect("the extras provider starts");
+    host.start_provider(
+        &trellis_test_support::library("trellis_provider_extras"),
+        "default",
+    )
+    .expect("the extras provider starts");
     let chaos = host
-        .start_actor(&support::actor("chaos_s"))
+        .start_actor(&trellis_test_support::actor("chaos_s"))
         .await
         .expect("chaos starts");
     let request = trellis_codec::encode(&GeneratorRequest {

@@ -381,8 +381,11 @@ fn link_minimal_wapc(linker: &mut Linker<RawState>) -> wasmtime::Result<()> {
 
 async fn provider_call() {
     let host = HostBuilder::new().build().expect("a host");
-    host.start_provider(&trellis_test_support::library("trellis_provider_extras"), "default")
-        .expect("the extras provider starts");
+    host.start_provider(
+        &trellis_test_support::library("trellis_provider_extras"),
+        "default",
+    )
+    .expect("the extras provider starts");
     let chaos = host
         .start_actor(&trellis_test_support::actor("chaos_s"))
         .await

@@ -5,8 +5,9 @@
 //! - [`eventually`]: polls a condition until it holds or a deadline passes.
 //! - [`Process`]: a child process killed when dropped, so a failing test
 //!   leaves none behind.
-//! - [`NatsServer`] and [`RedisServer`]: real servers on free loopback ports,
-//!   ready when returned, killed when dropped.
+//! - [`NatsServer`] and [`RedisServer`] (a [`Server`] of each kind): real
+//!   servers on free loopback ports, ready when returned, restartable on
+//!   their port, killed when dropped.
 //! - [`workspace_root`], [`profile_dir`], [`library`], [`actor`]: where the
 //!   artifacts the tests load (provider libraries, signed actors) are built.
 //!
@@ -30,7 +31,7 @@ mod servers;
 pub use artifacts::{actor, library, library_file_name, profile_dir, workspace_root};
 pub use eventually::eventually;
 pub use process::Process;
-pub use servers::{NatsServer, RedisServer};
+pub use servers::{Nats, NatsServer, Redis, RedisServer, Server, ServerKind};
 
 /// A loopback TCP port nobody listens on right now.
 ///

@@ -3,6 +3,7 @@
 
 use crate::{free_port, Process};
 use std::io::{Read, Write};
+use std::marker::PhantomData;
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,9 +15,61 @@ const STARTUP: Duration = Duration::from_secs(10);
 const PORT_TRIES: usize = 5;
 
 /// A `nats-server` on 127.0.0.1, killed when dropped.
-pub struct NatsServer {
-    server: Server,
-    _config_dir: tempfile::TempDir,
+pub type NatsServer = Server<Nats>;
+
+/// A `redis-server` on 127.0.0.1 that saves nothing to disk, killed when dropped.
+pub type RedisServer = Server<Redis>;
+
+/// What differs between the kinds of [`Server`].
+pub trait ServerKind {
+    /// The program, found on `PATH`.
+    const PROGRAM: &'static str;
+    /// The scheme of the URLs clients connect with.
+    const SCHEME: &'static str;
+    /// Whether the server behind `stream` answers like itself.
+    fn ready(stream: &mut TcpStream) -> bool;
+}
+
+/// The [`ServerKind`] of `nats-server`.
+pub struct Nats;
+
+impl ServerKind for Nats {
+    const PROGRAM: &'static str = "nats-server";
+    const SCHEME: &'static str = "nats";
+
+    /// NATS servers greet every client with `INFO {…}`.
+    fn ready(stream: &mut TcpStream) -> bool {
+        let mut greeting = [0u8; 4];
+        stream.read_exact(&mut greeting).is_ok() && &greeting == b"INFO"
+    }
+}
+
+/// The [`ServerKind`] of `redis-server`.
+pub struct Redis;
+
+impl ServerKind for Redis {
+    const PROGRAM: &'static str = "redis-server";
+    const SCHEME: &'static str = "redis";
+
+    /// Redis answers `PING` with `+PONG`.
+    fn ready(stream: &mut TcpStream) -> bool {
+        let mut reply = [0u8; 7];
+        stream.write_all(b"PING\r\n").is_ok()
+            && stream.read_exact(&mut reply).is_ok()
+            && &reply == b"+PONG\r\n"
+    }
+}
+
+/// A server process of kind `K` on a loopback port, restartable on the same
+/// port, killed when dropped. Use it as [`NatsServer`] or [`RedisServer`].
+pub struct Server<K: ServerKind> {
+    port: u16,
+    args: Vec<String>,
+    process: Option<Process>,
+    paused: bool,
+    /// Holds a configuration file the arguments name, if any.
+    _config_dir: Option<tempfile::TempDir>,
+    kind: PhantomData<K>,
 }
 
 impl NatsServer {
@@ -30,110 +83,31 @@ impl NatsServer {
     pub fn with_config(config: &str) -> NatsServer {
         let dir = tempfile::tempdir().expect("a temporary folder for nats.conf");
         let file = dir.path().join("nats.conf");
-        let server = Server::start(NATS, |port| {
+        let mut server = Server::start_with(|port| {
             std::fs::write(&file, format!("listen: 127.0.0.1:{port}\n{config}\n"))
                 .expect("nats.conf is written");
             vec!["-c".to_owned(), file.display().to_string()]
         });
-        NatsServer {
-            server,
-            _config_dir: dir,
-        }
-    }
-
-    /// The port it listens on.
-    pub fn port(&self) -> u16 {
-        self.server.port
+        server._config_dir = Some(dir);
+        server
     }
 
     /// `127.0.0.1:<port>`.
     pub fn address(&self) -> String {
-        format!("127.0.0.1:{}", self.server.port)
+        format!("127.0.0.1:{}", self.port)
     }
-
-    /// `nats://127.0.0.1:<port>`.
-    pub fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.server.port)
-    }
-
-    /// The server's process id; panics while it is killed.
-    pub fn id(&self) -> u32 {
-        self.server.id()
-    }
-
-    /// Kills the server (SIGKILL) and waits for it to exit.
-    pub fn kill(&mut self) {
-        self.server.kill();
-    }
-
-    /// Kills the server if it runs and starts it again on its port, with its
-    /// configuration.
-    pub fn restart(&mut self) {
-        self.server.restart();
-    }
-}
-
-/// A `redis-server` on 127.0.0.1 that saves nothing to disk, killed when dropped.
-pub struct RedisServer {
-    server: Server,
 }
 
 impl RedisServer {
     /// Starts a server on a free port and waits until it answers `PING`.
     pub fn start() -> RedisServer {
-        RedisServer {
-            server: Server::start(REDIS, redis_args),
-        }
+        Server::start_with(redis_args)
     }
 
     /// A server that does not run yet, on a port that is free now: start it
-    /// with [`RedisServer::restart`].
+    /// with [`Server::restart`].
     pub fn stopped() -> RedisServer {
-        let port = free_port();
-        RedisServer {
-            server: Server {
-                kind: REDIS,
-                port,
-                args: redis_args(port),
-                process: None,
-                paused: false,
-            },
-        }
-    }
-
-    /// The port it listens on.
-    pub fn port(&self) -> u16 {
-        self.server.port
-    }
-
-    /// `redis://127.0.0.1:<port>`.
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.server.port)
-    }
-
-    /// The server's process id; panics while it is killed.
-    pub fn id(&self) -> u32 {
-        self.server.id()
-    }
-
-    /// Kills the server (SIGKILL) and waits for it to exit.
-    pub fn kill(&mut self) {
-        self.server.kill();
-    }
-
-    /// Kills the server if it runs and starts it (again) on its port.
-    pub fn restart(&mut self) {
-        self.server.restart();
-    }
-
-    /// Freezes the server (SIGSTOP): connections stay open, nothing answers.
-    pub fn pause(&mut self) {
-        self.server.pause();
-    }
-
-    /// Undoes [`RedisServer::pause`].
-    pub fn resume(&mut self) {
-        self.server.resume();
+        Server::new(free_port(), redis_args)
     }
 }
 
@@ -156,57 +130,99 @@ fn redis_args(port: u16) -> Vec<String> {
     .to_vec()
 }
 
-/// What differs between the servers: the program and how to tell it is ready.
-#[derive(Clone, Copy)]
-struct Kind {
-    program: &'static str,
-    /// Whether the server on this loopback port answers like itself.
-    ready: fn(&mut TcpStream) -> bool,
-}
+impl<K: ServerKind> Server<K> {
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
 
-const NATS: Kind = Kind {
-    program: "nats-server",
-    ready: greets_with_info,
-};
+    /// `<scheme>://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("{}://127.0.0.1:{}", K::SCHEME, self.port)
+    }
 
-const REDIS: Kind = Kind {
-    program: "redis-server",
-    ready: answers_ping,
-};
+    /// The server's process id; panics while it is killed.
+    pub fn id(&self) -> u32 {
+        self.process
+            .as_ref()
+            .map(Process::id)
+            .unwrap_or_else(|| panic!("{} is not running", K::PROGRAM))
+    }
 
-/// One server process on a loopback port, restartable on the same port.
-struct Server {
-    kind: Kind,
-    port: u16,
-    args: Vec<String>,
-    process: Option<Process>,
-    paused: bool,
-}
+    /// Kills the server (SIGKILL) and waits for it to exit.
+    pub fn kill(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            if self.paused {
+                // A stopped process only dies once it runs again.
+                process.signal("CONT");
+                self.paused = false;
+            }
+            process.kill();
+        }
+    }
 
-impl Server {
-    /// Starts `kind` on a free port with `args_for(port)`, trying a few ports.
-    fn start(kind: Kind, mut args_for: impl FnMut(u16) -> Vec<String>) -> Server {
+    /// Kills the server if it runs and starts it (again) on its port, with
+    /// the same arguments.
+    pub fn restart(&mut self) {
+        self.kill();
+        // Right after a kill the port may still be held for a moment.
+        let deadline = Instant::now() + STARTUP;
+        loop {
+            match self.launch() {
+                Ok(()) => return,
+                Err(e) if Instant::now() > deadline => panic!(
+                    "could not restart {} on port {}: {e}",
+                    K::PROGRAM,
+                    self.port
+                ),
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    }
+
+    /// Freezes the server (SIGSTOP): connections stay open, nothing answers.
+    pub fn pause(&mut self) {
+        if let Some(process) = &self.process {
+            process.signal("STOP");
+            self.paused = true;
+        }
+    }
+
+    /// Undoes [`Server::pause`].
+    pub fn resume(&mut self) {
+        if let Some(process) = &self.process {
+            process.signal("CONT");
+            self.paused = false;
+        }
+    }
+
+    fn new(port: u16, mut args_for: impl FnMut(u16) -> Vec<String>) -> Server<K> {
+        Server {
+            port,
+            args: args_for(port),
+            process: None,
+            paused: false,
+            _config_dir: None,
+            kind: PhantomData,
+        }
+    }
+
+    /// Starts a server on a free port with `args_for(port)`, trying a few ports.
+    fn start_with(mut args_for: impl FnMut(u16) -> Vec<String>) -> Server<K> {
         let mut last_error = String::new();
         for _ in 0..PORT_TRIES {
-            let port = free_port();
-            let mut server = Server {
-                kind,
-                port,
-                args: args_for(port),
-                process: None,
-                paused: false,
-            };
+            let mut server = Server::new(free_port(), &mut args_for);
             match server.launch() {
                 Ok(()) => return server,
                 Err(e) => last_error = e,
             }
         }
-        panic!("could not start {}: {last_error}", kind.program);
+        panic!("could not start {}: {last_error}", K::PROGRAM);
     }
 
     /// Runs the program and waits until it is ready.
     fn launch(&mut self) -> Result<(), String> {
-        let program = self.kind.program;
+        let program = K::PROGRAM;
         let mut process = Process::spawn(
             Command::new(program)
                 .args(&self.args)
@@ -243,76 +259,14 @@ impl Server {
             return false;
         };
         let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-        (self.kind.ready)(&mut stream)
-    }
-
-    fn restart(&mut self) {
-        self.kill();
-        // Right after a kill the port may still be held for a moment.
-        let deadline = Instant::now() + STARTUP;
-        loop {
-            match self.launch() {
-                Ok(()) => return,
-                Err(e) if Instant::now() > deadline => panic!(
-                    "could not restart {} on port {}: {e}",
-                    self.kind.program, self.port
-                ),
-                Err(_) => std::thread::sleep(Duration::from_millis(100)),
-            }
-        }
-    }
-
-    fn id(&self) -> u32 {
-        self.process
-            .as_ref()
-            .map(Process::id)
-            .unwrap_or_else(|| panic!("{} is not running", self.kind.program))
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut process) = self.process.take() {
-            if self.paused {
-                // A stopped process only dies once it runs again.
-                process.signal("CONT");
-                self.paused = false;
-            }
-            process.kill();
-        }
-    }
-
-    fn pause(&mut self) {
-        if let Some(process) = &self.process {
-            process.signal("STOP");
-            self.paused = true;
-        }
-    }
-
-    fn resume(&mut self) {
-        if let Some(process) = &self.process {
-            process.signal("CONT");
-            self.paused = false;
-        }
+        K::ready(&mut stream)
     }
 }
 
-impl Drop for Server {
+impl<K: ServerKind> Drop for Server<K> {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-/// NATS servers greet every client with `INFO {…}`.
-fn greets_with_info(stream: &mut TcpStream) -> bool {
-    let mut greeting = [0u8; 4];
-    stream.read_exact(&mut greeting).is_ok() && &greeting == b"INFO"
-}
-
-/// Redis answers `PING` with `+PONG`.
-fn answers_ping(stream: &mut TcpStream) -> bool {
-    let mut reply = [0u8; 7];
-    stream.write_all(b"PING\r\n").is_ok()
-        && stream.read_exact(&mut reply).is_ok()
-        && &reply == b"+PONG\r\n"
 }
 
 #[cfg(test)]

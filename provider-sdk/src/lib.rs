@@ -9,6 +9,12 @@
 //! generates a root module in a checked stable ABI ([`ffi`]), and the host
 //! verifies its layout and this SDK's version before it calls anything.
 //!
+//! Your constructor gets a [`Host`], a handle on the host that loaded the
+//! library: [`Host::invoke`] calls actors, and a failed call is a
+//! [`CallError`] whose [`CallErrorKind`] says why (no instance could take it,
+//! it timed out, the actor failed), so that, e.g., an HTTP server can answer
+//! 503, 504 or 500.
+//!
 //! Each provider library runs its own tokio runtime ([`runtime`]): every call
 //! into your provider runs inside it, so `tokio::spawn`, timers and sockets
 //! work as usual. Panics are caught at the boundary and become errors for that
@@ -42,6 +48,7 @@
 //! trellis_provider_sdk::export_provider!(new);
 //! ```
 
+mod call_error;
 pub mod ffi;
 mod host;
 mod instance;
@@ -49,6 +56,7 @@ mod log_forward;
 pub mod runtime;
 mod url;
 
+pub use call_error::{CallError, CallErrorKind};
 pub use host::Host;
 pub use trellis_codec as codec;
 pub use url::mask_password;

@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use trellis_provider_sdk::CallErrorKind;
 
 /// Sends invocations for targets this host lacks to the lattice.
 pub struct RemoteCalls {
@@ -77,6 +78,9 @@ impl RemoteCalls {
                     target,
                     host: reply.host.into_owned(),
                     message,
+                    kind: reply
+                        .error_kind
+                        .map_or(CallErrorKind::Other, |name| CallErrorKind::from_name(&name)),
                 }),
             }
         })
@@ -171,7 +175,7 @@ pub async fn answer(served: Arc<Served>, bus: Arc<Bus>, message: Message) {
         return;
     };
     let outcome = match trellis_codec::decode::<Invocation>(&payload) {
-        Err(e) => Err(format!("malformed invocation: {e}")),
+        Err(e) => Err((format!("malformed invocation: {e}"), CallErrorKind::Other)),
         Ok(call) => match &served.entity {
             Entity::Actor(actor) => {
                 bus.invoke_local_actor(actor, &call.operation, call.payload.into_owned())
@@ -188,7 +192,7 @@ pub async fn answer(served: Arc<Served>, bus: Arc<Bus>, message: Message) {
                 .await
             }
         }
-        .map_err(|e| e.to_string()),
+        .map_err(|e| (e.to_string(), e.kind())),
     };
     let host = Cow::Borrowed(served.host_id.as_str());
     let reply = match &outcome {
@@ -196,13 +200,15 @@ pub async fn answer(served: Arc<Served>, bus: Arc<Bus>, message: Message) {
             payload: Cow::Borrowed(payload),
             error: None,
             host,
+            error_kind: None,
         },
-        Err(error) => {
+        Err((error, kind)) => {
             tracing::debug!(entity = ?served.entity, "remote invocation failed: {error}");
             InvocationReply {
                 payload: Cow::Borrowed(&[]),
                 error: Some(error.clone()),
                 host,
+                error_kind: Some(Cow::Borrowed(kind.name())),
             }
         }
     };

@@ -90,6 +90,11 @@ impl ProviderLibrary {
         &self.path
     }
 
+    /// The provider SDK version the library was built with.
+    pub fn sdk_version(&self) -> &'static str {
+        self.module.sdk_version().as_str()
+    }
+
     /// The root module.
     pub(crate) fn module(&self) -> ProviderModuleRef {
         self.module

@@ -11,6 +11,7 @@ use crate::config::HostConfig;
 use crate::error::HostError;
 use crate::events::HostEvent;
 use crate::provider::{ProviderInstance, ProviderLibrary};
+use crate::sync::Locked;
 use abi_stable::{sabi_trait::TD_Opaque, std_types::RArc};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -163,13 +164,13 @@ impl Host {
 
     /// The labels the manifests gave this host.
     pub fn labels(&self) -> BTreeMap<String, String> {
-        self.labels.lock().map(|l| l.clone()).unwrap_or_default()
+        self.labels.locked("host labels").clone()
     }
 
     pub(crate) fn add_labels(&self, labels: &BTreeMap<String, String>) {
-        if let Ok(mut mine) = self.labels.lock() {
-            mine.extend(labels.iter().map(|(k, v)| (k.clone(), v.clone())));
-        }
+        self.labels
+            .locked("host labels")
+            .extend(labels.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
 
     /// When the host started, and how long ago.
@@ -350,9 +351,9 @@ impl Host {
 
     /// Drops a binding record without telling the provider (it is gone).
     fn forget_binding(&self, record: &BindingRecord) {
-        if let Ok(mut bindings) = self.bindings.lock() {
-            bindings.retain(|b| b != record);
-        }
+        self.bindings
+            .locked("host bindings")
+            .retain(|b| b != record);
         self.emit(HostEvent::BindingRemoved {
             actor: record.actor.clone(),
             capability: record.capability.clone(),
@@ -410,9 +411,7 @@ impl Host {
             capability: record.capability.clone(),
             binding: record.binding.clone(),
         });
-        if let Ok(mut bindings) = self.bindings.lock() {
-            bindings.push(record);
-        }
+        self.bindings.locked("host bindings").push(record);
         Ok(())
     }
 
@@ -420,14 +419,15 @@ impl Host {
     /// them: an actor may be bound to one provider with several values),
     /// telling the provider.
     pub fn unbind(&self, actor: &str, capability: &str, binding: &str) -> bool {
-        let removed = self.bindings.lock().map(|mut bindings| {
+        let removed = {
+            let mut bindings = self.bindings.locked("host bindings");
             let before = bindings.len();
             bindings.retain(|b| {
                 !(b.actor == actor && b.capability == capability && b.binding == binding)
             });
             before - bindings.len()
-        });
-        if removed.unwrap_or(0) == 0 {
+        };
+        if removed == 0 {
             return false;
         }
         if let Some(provider) = self.bus.provider(capability, binding) {
@@ -476,7 +476,7 @@ impl Host {
 
     /// The bindings in force.
     pub fn bindings(&self) -> Vec<BindingRecord> {
-        self.bindings.lock().map(|b| b.clone()).unwrap_or_default()
+        self.bindings.locked("host bindings").clone()
     }
 
     /// Calls `operation` on a running actor.

@@ -61,7 +61,7 @@ impl CallErrorKind {
 /// `\u{1}timeout\u{1}call to … timed out …`. No host message starts with it.
 const KIND_MARK: char = '\u{1}';
 
-/// A failed call from a provider into the host ([`crate::Host::invoke`]).
+/// A failed call from a provider into the host ([`crate::HostHandle::invoke`]).
 ///
 /// It displays as the host's message (`no actor M… is running`, `call to
 /// actor M… timed out after 5000 ms`, …); `?` turns it into a

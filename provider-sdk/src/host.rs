@@ -7,14 +7,14 @@ use std::future::Future;
 
 /// A provider's handle on the host that loaded it. Cheap to clone.
 #[derive(Clone)]
-pub struct Host {
+pub struct HostHandle {
     binding: String,
     dispatcher: FfiDispatcherBox,
 }
 
-impl Host {
+impl HostHandle {
     pub(crate) fn new(binding: String, dispatcher: FfiDispatcherBox) -> Self {
-        Host {
+        HostHandle {
             binding,
             dispatcher,
         }
@@ -81,7 +81,7 @@ mod tests {
     #[tokio::test]
     async fn a_host_without_failure_kinds_gives_every_failure_as_other() {
         let dispatcher = FfiDispatcher_TO::from_ptr(RArc::new(TextOnlyDispatcher), TD_Opaque);
-        let host = Host::new("default".into(), dispatcher);
+        let host = HostHandle::new("default".into(), dispatcher);
         let error = host.invoke("MACTOR", "Ping", Vec::new()).await.unwrap_err();
         assert_eq!(error.kind(), CallErrorKind::Other);
         assert_eq!(error.message(), "no actor MACTOR is running");

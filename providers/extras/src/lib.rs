@@ -40,12 +40,12 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use trellis_codec::extras::{op, GeneratorRequest, GeneratorResult, CAPABILITY};
 use trellis_codec::{decode, encode};
-use trellis_provider_sdk::{Call, Descriptor, Host, Provider, ProviderError};
+use trellis_provider_sdk::{Call, Descriptor, HostHandle, Provider, ProviderError};
 
 trellis_provider_sdk::export_provider!(new_provider);
 
 /// Creates the provider for the host.
-fn new_provider(_host: Host) -> Result<ExtrasProvider, ProviderError> {
+fn new_provider(_host: HostHandle) -> Result<ExtrasProvider, ProviderError> {
     Ok(ExtrasProvider::default())
 }
 

@@ -62,12 +62,12 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use trellis_codec::http::{Request, HTTP_CLIENT, OP_PERFORM_REQUEST};
 use trellis_codec::{decode, encode};
-use trellis_provider_sdk::{ActorBinding, Call, Descriptor, Host, Provider, ProviderError};
+use trellis_provider_sdk::{ActorBinding, Call, Descriptor, HostHandle, Provider, ProviderError};
 
 trellis_provider_sdk::export_provider!(new_provider);
 
 /// Creates the provider for the host.
-fn new_provider(_host: Host) -> Result<HttpClientProvider, ProviderError> {
+fn new_provider(_host: HostHandle) -> Result<HttpClientProvider, ProviderError> {
     HttpClientProvider::new()
 }
 

@@ -65,26 +65,26 @@ use std::net::SocketAddr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 use trellis_codec::http::{HTTP_SERVER, OP_HANDLE_REQUEST};
-use trellis_provider_sdk::{ActorBinding, Call, Descriptor, Host, Provider, ProviderError};
+use trellis_provider_sdk::{ActorBinding, Call, Descriptor, HostHandle, Provider, ProviderError};
 
 trellis_provider_sdk::export_provider!(new_provider);
 
 /// Creates the provider for the host.
-fn new_provider(host: Host) -> Result<HttpServerProvider, ProviderError> {
+fn new_provider(host: HostHandle) -> Result<HttpServerProvider, ProviderError> {
     Ok(HttpServerProvider::new(host))
 }
 
 /// The provider: one HTTP server per binding of an actor. An actor may be
 /// bound several times on different ports (the lattice demo binds one actor
 /// on 8081 and 8082): each binding adds a server.
-pub struct HttpServerProvider<H = Host> {
+pub struct HttpServerProvider<H = HostHandle> {
     handler: H,
     servers: Mutex<HashMap<String, Vec<Server>>>,
 }
 
-impl HttpServerProvider<Host> {
+impl HttpServerProvider<HostHandle> {
     /// A provider that hands requests to actors through `host`.
-    pub fn new(host: Host) -> Self {
+    pub fn new(host: HostHandle) -> Self {
         Self::with_handler(host)
     }
 }

@@ -29,14 +29,14 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use trellis_codec::{decode, encode, http};
-use trellis_provider_sdk::{CallError, Host, ProviderError};
+use trellis_provider_sdk::{CallError, HostHandle, ProviderError};
 
 /// How long connections get to finish their requests once the server stops.
 pub const GRACE_PERIOD: Duration = Duration::from_secs(5);
 
 /// Hands an encoded `http::Request` to an actor and returns its encoded reply.
 ///
-/// The provider uses [`Host`]; the crate's tests use a plain function, so the
+/// The provider uses [`HostHandle`]; the crate's tests use a plain function, so the
 /// server can be exercised without a host.
 pub trait ActorHandler: Clone + Send + Sync + 'static {
     /// Calls `HandleRequest` on `actor`; a failure's kind picks the status code.
@@ -47,7 +47,7 @@ pub trait ActorHandler: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<u8>, CallError>> + Send + 'static;
 }
 
-impl ActorHandler for Host {
+impl ActorHandler for HostHandle {
     fn handle_request(
         &self,
         actor: &str,

@@ -11,12 +11,12 @@
 
 use trellis_codec::decode;
 use trellis_codec::logging::{level, WriteLogRequest, CAPABILITY, OP_WRITE_LOG};
-use trellis_provider_sdk::{Call, Descriptor, Host, Provider, ProviderError};
+use trellis_provider_sdk::{Call, Descriptor, HostHandle, Provider, ProviderError};
 
 trellis_provider_sdk::export_provider!(new_provider);
 
 /// Creates the provider for the host.
-fn new_provider(_host: Host) -> Result<LoggingProvider, ProviderError> {
+fn new_provider(_host: HostHandle) -> Result<LoggingProvider, ProviderError> {
     Ok(LoggingProvider)
 }
 

@@ -39,7 +39,7 @@
 //! # Testing
 //!
 //! The provider logic is [`Messaging`], generic over where deliveries go
-//! ([`Deliver`]): the host ([`Host`]) in production, a channel in tests.
+//! ([`Deliver`]): the host ([`HostHandle`]) in production, a channel in tests.
 
 use async_nats::{Client, ConnectOptions, Message, RequestErrorKind, Subscriber};
 use futures::StreamExt;
@@ -53,7 +53,7 @@ use trellis_codec::messaging::{
 };
 use trellis_codec::{decode, encode, CodecError};
 use trellis_provider_sdk::{
-    mask_password, ActorBinding, Call, Descriptor, Host, Provider, ProviderError,
+    mask_password, ActorBinding, Call, Descriptor, HostHandle, Provider, ProviderError,
 };
 
 /// The operations actors may call.
@@ -77,7 +77,7 @@ const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);
 trellis_provider_sdk::export_provider!(new_provider);
 
 /// Creates the provider for the host.
-fn new_provider(host: Host) -> Result<MessagingProvider<Host>, ProviderError> {
+fn new_provider(host: HostHandle) -> Result<MessagingProvider<HostHandle>, ProviderError> {
     Ok(MessagingProvider::new(host))
 }
 
@@ -164,7 +164,7 @@ impl From<MessagingError> for ProviderError {
 
 /// Where messages that arrive on a binding's subscription go: the bound actor.
 ///
-/// [`Host`] implements it with a `DeliverMessage` call; tests implement it
+/// [`HostHandle`] implements it with a `DeliverMessage` call; tests implement it
 /// with a channel.
 pub trait Deliver: Send + Sync + 'static {
     /// Hands `message` to `actor`; `Err` carries the actor's error text.
@@ -175,7 +175,7 @@ pub trait Deliver: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), String>> + Send;
 }
 
-impl Deliver for Host {
+impl Deliver for HostHandle {
     fn deliver(
         &self,
         actor: &str,
@@ -528,8 +528,8 @@ async fn request_reply(
 }
 
 /// The provider: [`Messaging`] behind the [`Provider`] trait. Deliveries go to
-/// the host ([`Host`]); tests may use another [`Deliver`].
-pub struct MessagingProvider<D: Deliver = Host> {
+/// the host ([`HostHandle`]); tests may use another [`Deliver`].
+pub struct MessagingProvider<D: Deliver = HostHandle> {
     messaging: Arc<Messaging<D>>,
 }
 

@@ -193,6 +193,7 @@ fn dispatcher_of(host: &Host) -> FfiDispatcherBox {
         Arc::downgrade(host.bus()),
         tokio::runtime::Handle::current(),
         "bench",
+        trellis_provider_sdk::ffi::SDK_VERSION,
     );
     FfiDispatcher_TO::from_ptr(RArc::new(dispatcher), TD_Opaque)
 }

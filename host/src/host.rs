@@ -265,8 +265,12 @@ impl Host {
             .file_stem()
             .and_then(|s| s.to_str())
             .unwrap_or("provider");
-        let dispatcher =
-            ProviderDispatcher::new(Arc::downgrade(&self.bus), self.runtime.clone(), name);
+        let dispatcher = ProviderDispatcher::new(
+            Arc::downgrade(&self.bus),
+            self.runtime.clone(),
+            name,
+            library.sdk_version(),
+        );
         let dispatcher = FfiDispatcher_TO::from_ptr(RArc::new(dispatcher), TD_Opaque);
         Ok(ProviderInstance::start(library, binding, dispatcher)?)
     }

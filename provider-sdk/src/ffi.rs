@@ -9,14 +9,18 @@
 //!
 //! # Evolution
 //!
-//! The root module and both traits are *prefix types*: fields and methods may
-//! be **appended** after the `#[sabi(last_prefix_field)]` marker in a later
-//! minor SDK version, and an older provider (which lacks them) still loads: the
-//! host reads an appended root-module field as `None` from an old library, and
-//! an appended trait method needs a default body. Anything else — removing, reordering
-//! or changing a field or method, changing a type used here — is a breaking
-//! change and needs a new major SDK version (a new minor while the SDK is
-//! 0.x). `docs/writing-a-provider.md` states the policy.
+//! The host checks a library's layout of every type here against its own,
+//! and abi_stable accepts a library whose prefix types (the root module, both
+//! traits' vtables) have **at least** the host's fields: a field or method
+//! appended after a `#[sabi(last_prefix_field)]` marker lets providers of the
+//! newer SDK load into older hosts, but a newer host refuses every provider
+//! built before the append (`too many fields: expected N, found M`). So any
+//! change of these types breaks existing providers and needs a new major SDK
+//! version (a new minor while the SDK is 0.x). A compatible SDK release keeps
+//! them as they are and says what is new through [`ProviderModule::sdk_version`],
+//! which the host reads: that is how failure kinds came in (SDK 0.1.1, see
+//! [`reads_failure_kinds`] and [`crate::CallError`]). `docs/writing-a-provider.md`
+//! states the policy.
 //!
 //! Provider authors do not use this module: [`crate::Provider`] and
 //! [`crate::export_provider!`] generate all of it.
@@ -32,6 +36,9 @@ use abi_stable::{
 use async_ffi::FfiFuture;
 
 /// The result of a call across the boundary: reply bytes or an error text.
+///
+/// A host calling an actor for a provider that [`reads_failure_kinds`] puts
+/// the failure's kind in front of the text ([`crate::CallError::into_ffi_text`]).
 pub type FfiCallResult = RResult<RVec<u8>, RString>;
 
 /// A call in progress across the boundary. It is polled by whichever thread
@@ -131,3 +138,34 @@ impl RootModule for ProviderModuleRef {
 
 /// The version of this SDK, as recorded in every provider built with it.
 pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The first SDK version whose providers read a failure's kind in the error
+/// text of [`FfiDispatcher::invoke`].
+const FAILURE_KINDS_SINCE: (u32, u32, u32) = (0, 1, 1);
+
+/// Whether a provider built with SDK `sdk_version` (as its root module
+/// records it) reads failure kinds. A host gives older providers the plain
+/// message, which is all they can show.
+pub fn reads_failure_kinds(sdk_version: &str) -> bool {
+    let mut numbers = sdk_version.split('.').map(str::parse::<u32>);
+    match (numbers.next(), numbers.next(), numbers.next()) {
+        (Some(Ok(major)), Some(Ok(minor)), Some(Ok(patch))) => {
+            (major, minor, patch) >= FAILURE_KINDS_SINCE
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn providers_of_sdk_0_1_1_and_later_read_failure_kinds() {
+        assert!(!reads_failure_kinds("0.1.0"));
+        assert!(reads_failure_kinds("0.1.1"));
+        assert!(reads_failure_kinds("0.2.0"));
+        assert!(reads_failure_kinds(SDK_VERSION));
+        assert!(!reads_failure_kinds("not a version"));
+    }
+}

@@ -10,7 +10,7 @@ use crate::ffi::{
     FfiCallFuture, FfiCallResult, FfiDescriptor, FfiHostContext, FfiProvider, FfiProviderBox,
     FfiProvider_TO, FfiValues, ProviderModule, ProviderModuleRef, SDK_VERSION,
 };
-use crate::{log_forward, runtime, ActorBinding, Call, Host, Provider, ProviderError};
+use crate::{log_forward, runtime, ActorBinding, Call, HostHandle, Provider, ProviderError};
 use abi_stable::{
     prefix_type::PrefixTypeTrait,
     sabi_trait::TD_Opaque,
@@ -42,13 +42,13 @@ pub fn instantiate<P, F>(
 ) -> RResult<FfiProviderBox, RString>
 where
     P: Provider,
-    F: FnOnce(Host) -> Result<P, ProviderError>,
+    F: FnOnce(HostHandle) -> Result<P, ProviderError>,
 {
     let created = guarded(|| {
         log_forward::install(context.dispatcher.clone(), context.max_log_level);
         let runtime = runtime::handle()?;
         let _entered = runtime.enter();
-        let host = Host::new(context.binding.into_string(), context.dispatcher);
+        let host = HostHandle::new(context.binding.into_string(), context.dispatcher);
         let provider = constructor(host).map_err(|e| e.to_string())?;
         let instance = Instance {
             provider: Arc::new(provider),

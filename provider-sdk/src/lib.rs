@@ -9,13 +9,19 @@
 //! generates a root module in a checked stable ABI ([`ffi`]), and the host
 //! verifies its layout and this SDK's version before it calls anything.
 //!
+//! Your constructor gets a [`HostHandle`], a handle on the host that loaded the
+//! library: [`HostHandle::invoke`] calls actors, and a failed call is a
+//! [`CallError`] whose [`CallErrorKind`] says why (no instance could take it,
+//! it timed out, the actor failed), so that, e.g., an HTTP server can answer
+//! 503, 504 or 500.
+//!
 //! Each provider library runs its own tokio runtime ([`runtime`]): every call
 //! into your provider runs inside it, so `tokio::spawn`, timers and sockets
 //! work as usual. Panics are caught at the boundary and become errors for that
 //! call.
 //!
 //! ```
-//! use trellis_provider_sdk::{Call, Descriptor, Host, Provider, ProviderError};
+//! use trellis_provider_sdk::{Call, Descriptor, HostHandle, Provider, ProviderError};
 //!
 //! struct Upper;
 //!
@@ -33,7 +39,7 @@
 //!     }
 //! }
 //!
-//! fn new(_host: Host) -> Result<Upper, ProviderError> {
+//! fn new(_host: HostHandle) -> Result<Upper, ProviderError> {
 //!     Ok(Upper)
 //! }
 //!
@@ -42,6 +48,7 @@
 //! trellis_provider_sdk::export_provider!(new);
 //! ```
 
+mod call_error;
 pub mod ffi;
 mod host;
 mod instance;
@@ -49,7 +56,8 @@ mod log_forward;
 pub mod runtime;
 mod url;
 
-pub use host::Host;
+pub use call_error::{CallError, CallErrorKind};
+pub use host::HostHandle;
 pub use trellis_codec as codec;
 pub use url::mask_password;
 
@@ -207,7 +215,7 @@ pub trait Provider: Send + Sync + 'static {
 
 /// Exports a provider from a `cdylib`.
 ///
-/// Give it a function `fn(Host) -> Result<P, ProviderError>` where `P:
+/// Give it a function `fn(HostHandle) -> Result<P, ProviderError>` where `P:
 /// Provider`. The crate must depend on `abi_stable` directly (the generated
 /// export refers to `::abi_stable`).
 #[macro_export]

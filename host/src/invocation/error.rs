@@ -1,6 +1,8 @@
-//! What can go wrong with one invocation. Each error names its target.
+//! What can go wrong with one invocation. Each error names its target, and
+//! [`InvocationError::kind`] sorts it into the kinds a provider sees.
 
 use std::time::Duration;
+use trellis_provider_sdk::CallErrorKind;
 
 /// Why an invocation failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -90,6 +92,8 @@ pub enum InvocationError {
         host: String,
         /// Its error.
         message: String,
+        /// The kind of its error (`Other` from a host that does not send kinds).
+        kind: CallErrorKind,
     },
     /// The lattice could not carry the call.
     #[error("cannot reach {target} through the lattice: {message}")]
@@ -102,4 +106,29 @@ pub enum InvocationError {
     /// The host is stopping and takes no new work.
     #[error("the host is shutting down")]
     ShuttingDown,
+}
+
+impl InvocationError {
+    /// The kind of failure, as a provider that made the call sees it
+    /// (`trellis_provider_sdk::CallError::kind`), and as the lattice carries
+    /// it back to the calling host.
+    pub fn kind(&self) -> CallErrorKind {
+        match self {
+            InvocationError::ActorNotFound { .. }
+            | InvocationError::ProviderNotFound { .. }
+            | InvocationError::ActorUnavailable { .. }
+            | InvocationError::NoResponders { .. }
+            | InvocationError::ShuttingDown => CallErrorKind::Unavailable,
+            InvocationError::Timeout { .. } => CallErrorKind::Timeout,
+            InvocationError::ActorFailed { .. } | InvocationError::ActorTrapped { .. } => {
+                CallErrorKind::ActorFailed
+            }
+            InvocationError::Remote { kind, .. } => *kind,
+            // A provider's failure reaches a provider only through an actor,
+            // which reports it as its own (ActorFailed).
+            InvocationError::NotPermitted { .. }
+            | InvocationError::ProviderFailed { .. }
+            | InvocationError::Unreachable { .. } => CallErrorKind::Other,
+        }
+    }
 }

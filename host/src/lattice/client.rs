@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::Notify;
+use trellis_provider_sdk::CallErrorKind;
 
 /// A connection to one lattice namespace.
 #[derive(Clone)]
@@ -167,6 +168,9 @@ impl LatticeClient {
                     target,
                     host: reply.host.into_owned(),
                     message,
+                    kind: reply
+                        .error_kind
+                        .map_or(CallErrorKind::Other, |name| CallErrorKind::from_name(&name)),
                 }),
             }
         })

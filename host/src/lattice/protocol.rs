@@ -111,6 +111,10 @@ pub struct InvocationReply<'a> {
     /// The host that ran it.
     #[serde(borrow)]
     pub host: Cow<'a, str>,
+    /// The error's kind (`CallErrorKind::name`: `unavailable`, `timeout`,
+    /// `actor_failed`, `other`). Appended later: older hosts neither send nor
+    /// read it, and a missing or unknown kind reads as `other`.
+    pub error_kind: Option<Cow<'a, str>>,
 }
 
 /// Encodes an invocation or a reply into a buffer sized for its payload.
@@ -411,6 +415,7 @@ mod tests {
             payload: Cow::Borrowed(&[]),
             error: Some("bad dispatch".into()),
             host: "N2".into(),
+            error_kind: None,
         };
         let bytes = encode_envelope(&reply, 0).unwrap();
         let back: InvocationReply = trellis_codec::decode(&bytes).unwrap();
@@ -460,5 +465,40 @@ mod tests {
         let json = serde_json::to_value(&event).unwrap();
         assert_eq!(json["type"], "trellis.actor_started");
         assert_eq!(json["specversion"], "1.0");
+    }
+
+    /// The reply envelope as hosts before failure kinds wrote and read it.
+    #[derive(Debug, Default, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase", default)]
+    struct ReplyWithoutKind {
+        #[serde(with = "serde_bytes")]
+        payload: Vec<u8>,
+        error: Option<String>,
+        host: String,
+    }
+
+    #[test]
+    fn the_error_kind_is_optional_both_ways() {
+        let old = ReplyWithoutKind {
+            error: Some("no actor M is running".into()),
+            host: "NOLD".into(),
+            ..ReplyWithoutKind::default()
+        };
+        let bytes = trellis_codec::encode(&old).unwrap();
+        let read: InvocationReply = trellis_codec::decode(&bytes).unwrap();
+        assert_eq!(read.error.as_deref(), Some("no actor M is running"));
+        assert_eq!(read.error_kind, None);
+
+        let new = InvocationReply {
+            error: Some("call to M timed out after 500 ms".into()),
+            error_kind: Some("timeout".into()),
+            host: "NNEW".into(),
+            ..InvocationReply::default()
+        };
+        let bytes = trellis_codec::encode(&new).unwrap();
+        let read: ReplyWithoutKind = trellis_codec::decode(&bytes).unwrap();
+        assert_eq!(read.error, new.error);
+        let read: InvocationReply = trellis_codec::decode(&bytes).unwrap();
+        assert_eq!(read.error_kind.as_deref(), Some("timeout"));
     }
 }

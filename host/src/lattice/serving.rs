@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tokio::task::JoinHandle;
+use trellis_provider_sdk::CallErrorKind;
 
 /// What a subscription serves.
 #[derive(Debug, Clone)]
@@ -216,7 +217,7 @@ async fn answer(served: Arc<Served>, bus: Arc<Bus>, message: Message) {
         return;
     };
     let outcome = match trellis_codec::decode::<Envelope>(&payload) {
-        Err(e) => Err(format!("malformed invocation: {e}")),
+        Err(e) => Err((format!("malformed invocation: {e}"), CallErrorKind::Other)),
         Ok(call) => {
             // The caller names its actor, if an actor calls.
             let origin = match &*call.origin {
@@ -232,7 +233,9 @@ async fn answer(served: Arc<Served>, bus: Arc<Bus>, message: Message) {
             };
             let invocation =
                 Invocation::new(origin, target, &call.operation, call.payload.into_owned());
-            bus.call_local(invocation).await.map_err(|e| e.to_string())
+            bus.call_local(invocation)
+                .await
+                .map_err(|e| (e.to_string(), e.kind()))
         }
     };
     let host = Cow::Borrowed(&*served.host_id);
@@ -241,13 +244,15 @@ async fn answer(served: Arc<Served>, bus: Arc<Bus>, message: Message) {
             payload: Cow::Borrowed(payload),
             error: None,
             host,
+            error_kind: None,
         },
-        Err(error) => {
+        Err((error, kind)) => {
             tracing::debug!(entity = ?served.entity, "remote invocation failed: {error}");
             InvocationReply {
                 payload: Cow::Borrowed(&[]),
                 error: Some(error.clone()),
                 host,
+                error_kind: Some(Cow::Borrowed(kind.name())),
             }
         }
     };

@@ -96,6 +96,11 @@ impl ProviderLibrary {
         &self.path
     }
 
+    /// The provider SDK version the library was built with.
+    pub fn sdk_version(&self) -> &'static str {
+        self.module.sdk_version().as_str()
+    }
+
     /// The root module.
     pub(crate) fn module(&self) -> ProviderModuleRef {
         self.module
@@ -191,15 +196,15 @@ fn classify(path: &Path, error: LibraryError) -> ProviderLoadError {
         },
         other => ProviderLoadError::LayoutMismatch {
             path,
-            summary: first_line(&other.to_string()),
+            summary: summary_line(&other.to_string()),
         },
     }
 }
 
-/// abi_stable's layout reports run to thousands of lines: keep what differs
-/// (its last `Error:` with the expected and found values); the whole report
-/// is logged at debug level above.
-fn first_line(report: &str) -> String {
+/// One summary line of a layout report. abi_stable's reports run to
+/// thousands of lines: keep what differs (its last `Error:` with the expected
+/// and found values); the whole report is logged at debug level above.
+fn summary_line(report: &str) -> String {
     let lines: Vec<&str> = report.lines().map(str::trim).collect();
     let Some(at) = lines.iter().rposition(|l| l.starts_with("Error:")) else {
         return lines

@@ -11,6 +11,7 @@ mod claims;
 mod cli;
 mod code_cache;
 mod demo;
+mod http_status;
 #[cfg(feature = "lattice")]
 mod lattice;
 mod manifests;

@@ -1,4 +1,5 @@
-//! Loading providers through the checked ABI: many at once, bad ones refused.
+//! Loading providers through the checked ABI: many at once, bad ones refused,
+//! one built with an older SDK still served.
 
 use crate::support::*;
 use trellis_host::provider::{ProviderLibrary, ProviderLoadError};
@@ -196,4 +197,50 @@ async fn one_library_serves_two_binding_names() {
     assert_eq!(reply, b"two");
     let err = host.start_provider(&chaos_library(), "other").unwrap_err();
     assert!(matches!(err, HostError::DuplicateProvider { .. }), "{err}");
+}
+
+/// A provider built against SDK 0.1.0 (host/tests/fixtures/old-sdk-provider,
+/// built by scripts/build-fixtures), which predates failure kinds.
+fn old_sdk_library() -> std::path::PathBuf {
+    library("fixture_old_sdk")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_provider_built_with_sdk_0_1_0_still_works_both_ways() {
+    let host = host();
+    host.start_actor(&actor("chaos_s")).await.unwrap();
+    let provider = host
+        .start_provider(&old_sdk_library(), "old-sdk")
+        .expect("a provider of SDK 0.1.0 loads");
+    assert_eq!(provider.descriptor().name, "Old SDK");
+
+    // On bind it calls the actor's `Fail`: provider → actor, failing.
+    host.bind(trellis_host::BindingRecord {
+        actor: CHAOS_KEY.into(),
+        capability: "trellis:chaos".into(),
+        binding: "old-sdk".into(),
+        values: [("CALL".to_string(), "Fail".to_string())].into(),
+    })
+    .expect("the old provider takes the binding");
+
+    // Actor → provider: the chaos actor asks it what that call gave. SDK
+    // 0.1.0 gets a failure as the host's plain message, kind-less.
+    let outcome = eventually(
+        std::time::Duration::from_secs(10),
+        "the call made on bind",
+        || async {
+            let call = Invocation::to_actor(
+                CHAOS_KEY,
+                "CallCapability",
+                b"trellis:chaos|old-sdk|Outcome|".to_vec(),
+            );
+            host.bus().call(call).await.ok()
+        },
+    )
+    .await;
+    assert_eq!(
+        String::from_utf8_lossy(&outcome),
+        format!("error: actor {CHAOS_KEY} failed Fail: chaos failed on purpose")
+    );
+    host.shutdown().await;
 }

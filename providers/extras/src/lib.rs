@@ -40,7 +40,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use trellis_codec::extras::{op, GeneratorRequest, GeneratorResult, CAPABILITY};
 use trellis_codec::{decode, encode};
-use trellis_provider_sdk::{Call, Descriptor, Host, Provider, ProviderError};
+use trellis_provider_sdk::{Call, Descriptor, HostHandle, Provider, ProviderError};
 
 /// The root module the host loads. Private: the items `export_provider!`
 /// makes have no docs of their own, and the host finds them by symbol.
@@ -49,7 +49,7 @@ mod entry {
 }
 
 /// Creates the provider for the host.
-fn new_provider(_host: Host) -> Result<ExtrasProvider, ProviderError> {
+fn new_provider(_host: HostHandle) -> Result<ExtrasProvider, ProviderError> {
     Ok(ExtrasProvider::default())
 }
 

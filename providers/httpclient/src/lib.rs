@@ -62,7 +62,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use trellis_codec::http::{Request, HTTP_CLIENT, OP_PERFORM_REQUEST};
 use trellis_codec::{decode, encode};
-use trellis_provider_sdk::{ActorBinding, Call, Descriptor, Host, Provider, ProviderError};
+use trellis_provider_sdk::{ActorBinding, Call, Descriptor, HostHandle, Provider, ProviderError};
 
 /// The root module the host loads. Private: the items `export_provider!`
 /// makes have no docs of their own, and the host finds them by symbol.
@@ -71,7 +71,7 @@ mod entry {
 }
 
 /// Creates the provider for the host.
-fn new_provider(_host: Host) -> Result<HttpClientProvider, ProviderError> {
+fn new_provider(_host: HostHandle) -> Result<HttpClientProvider, ProviderError> {
     HttpClientProvider::new()
 }
 

@@ -8,6 +8,7 @@ use hyper::http::request::Parts;
 use hyper::{HeaderMap, StatusCode};
 use std::collections::HashMap;
 use trellis_codec::http;
+use trellis_provider_sdk::{CallError, CallErrorKind};
 
 /// The body type of every response this server writes.
 pub type ResponseBody = Full<Bytes>;
@@ -85,6 +86,35 @@ pub fn plain_response(code: StatusCode, text: &str) -> hyper::Response<ResponseB
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     response
+}
+
+/// The answer to a request whose actor call failed; the status says why:
+/// `503` when no instance of the actor can take the call (none runs, none can
+/// be started, the host is shutting down), `504` when the call timed out,
+/// `500` when the actor itself failed (or for any other failure). The body
+/// is one line: the status, what went wrong, and the host's message.
+pub fn call_failure_response(actor: &str, error: &CallError) -> hyper::Response<ResponseBody> {
+    let (code, what) = match error.kind() {
+        CallErrorKind::Unavailable => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("no instance of actor {actor} can take the call"),
+        ),
+        CallErrorKind::Timeout => (
+            StatusCode::GATEWAY_TIMEOUT,
+            format!("actor {actor} did not answer in time"),
+        ),
+        CallErrorKind::ActorFailed => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("actor {actor} failed"),
+        ),
+        _ => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the call to actor {actor} failed"),
+        ),
+    };
+    let reason = code.canonical_reason().unwrap_or_default();
+    let line = format!("{} {reason}: {what}: {error}", code.as_u16());
+    plain_response(code, &line)
 }
 
 /// At most `max` characters of `text`, with `…` when something was cut.

@@ -24,10 +24,19 @@
 //! standard one for the code is used), `header` and `body` are written back;
 //! the server sets `content-length` itself.
 //!
-//! When the actor fails (a trap, an error, no such actor) the client gets
-//! `500` with `actor error: <message>` as plain text; when its reply is not an
-//! HTTP response (it does not decode, or has an invalid status code or
-//! header) the client gets `500` saying so. Both are logged at warn.
+//! When the call to the actor fails, the status says why, and the plain-text
+//! body says it in one line (`503 Service Unavailable: no instance of actor
+//! M… can take the call: no actor M… is running`):
+//!
+//! | status | when |
+//! | --- | --- |
+//! | `503 Service Unavailable` | no instance of the actor can take the call: it runs nowhere (not on this host, not in the lattice), no instance of it can be started, or the host is shutting down; a retry later may work |
+//! | `504 Gateway Timeout` | the actor did not answer within the host's call timeout |
+//! | `500 Internal Server Error` | the actor itself failed (it returned an error or trapped), or any other failure (e.g. the lattice could not carry the call; in a host older than SDK 0.1.1 every failure) |
+//!
+//! When its reply is not an HTTP response (it does not decode, or has an
+//! invalid status code or header) the client gets `500` saying so. Both are
+//! logged at warn.
 //!
 //! # Lifecycle
 //!
@@ -56,7 +65,7 @@ use std::net::SocketAddr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 use trellis_codec::http::{HTTP_SERVER, OP_HANDLE_REQUEST};
-use trellis_provider_sdk::{ActorBinding, Call, Descriptor, Host, Provider, ProviderError};
+use trellis_provider_sdk::{ActorBinding, Call, Descriptor, HostHandle, Provider, ProviderError};
 
 /// The root module the host loads. Private: the items `export_provider!`
 /// makes have no docs of their own, and the host finds them by symbol.
@@ -65,21 +74,21 @@ mod entry {
 }
 
 /// Creates the provider for the host.
-fn new_provider(host: Host) -> Result<HttpServerProvider, ProviderError> {
+fn new_provider(host: HostHandle) -> Result<HttpServerProvider, ProviderError> {
     Ok(HttpServerProvider::new(host))
 }
 
 /// The provider: one HTTP server per binding of an actor. An actor may be
 /// bound several times on different ports (the lattice demo binds one actor
 /// on 8081 and 8082): each binding adds a server.
-pub struct HttpServerProvider<H = Host> {
+pub struct HttpServerProvider<H = HostHandle> {
     handler: H,
     servers: Mutex<HashMap<String, Vec<Server>>>,
 }
 
-impl HttpServerProvider<Host> {
+impl HttpServerProvider<HostHandle> {
     /// A provider that hands requests to actors through `host`.
-    pub fn new(host: Host) -> Self {
+    pub fn new(host: HostHandle) -> Self {
         Self::with_handler(host)
     }
 }

@@ -8,7 +8,9 @@
 //! [`GRACE_PERIOD`].
 
 use crate::config::ServerConfig;
-use crate::convert::{from_actor_response, plain_response, to_actor_request, ResponseBody};
+use crate::convert::{
+    call_failure_response, from_actor_response, plain_response, to_actor_request, ResponseBody,
+};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::header::CONTENT_LENGTH;
@@ -27,30 +29,30 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use trellis_codec::{decode, encode, http};
-use trellis_provider_sdk::{Host, ProviderError};
+use trellis_provider_sdk::{CallError, HostHandle, ProviderError};
 
 /// How long connections get to finish their requests once the server stops.
 pub const GRACE_PERIOD: Duration = Duration::from_secs(5);
 
 /// Hands an encoded `http::Request` to an actor and returns its encoded reply.
 ///
-/// The provider uses [`Host`]; the crate's tests use a plain function, so the
+/// The provider uses [`HostHandle`]; the crate's tests use a plain function, so the
 /// server can be exercised without a host.
 pub trait ActorHandler: Clone + Send + Sync + 'static {
-    /// Calls `HandleRequest` on `actor`.
+    /// Calls `HandleRequest` on `actor`; a failure's kind picks the status code.
     fn handle_request(
         &self,
         actor: &str,
         request: Vec<u8>,
-    ) -> impl Future<Output = Result<Vec<u8>, ProviderError>> + Send + 'static;
+    ) -> impl Future<Output = Result<Vec<u8>, CallError>> + Send + 'static;
 }
 
-impl ActorHandler for Host {
+impl ActorHandler for HostHandle {
     fn handle_request(
         &self,
         actor: &str,
         request: Vec<u8>,
-    ) -> impl Future<Output = Result<Vec<u8>, ProviderError>> + Send + 'static {
+    ) -> impl Future<Output = Result<Vec<u8>, CallError>> + Send + 'static {
         self.invoke(actor, http::OP_HANDLE_REQUEST, request)
     }
 }
@@ -314,11 +316,8 @@ async fn respond<H: ActorHandler>(
     let reply = match site.handler.handle_request(&site.actor, payload).await {
         Ok(reply) => reply,
         Err(e) => {
-            tracing::warn!(actor = %site.actor, method = %parts.method, path = parts.uri.path(), "actor failed to handle an HTTP request: {e}");
-            return plain_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &format!("actor error: {e}"),
-            );
+            tracing::warn!(actor = %site.actor, method = %parts.method, path = parts.uri.path(), kind = ?e.kind(), "actor failed to handle an HTTP request: {e}");
+            return call_failure_response(&site.actor, &e);
         }
     };
     let converted = decode::<http::Response>(&reply)

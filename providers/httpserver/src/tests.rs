@@ -14,13 +14,15 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use trellis_codec::{decode, encode, http};
+use trellis_provider_sdk::{CallError, CallErrorKind};
 
 const ACTOR: &str = "MACTOR";
 
 /// The stand-in actor. Paths pick the behaviour:
-/// `/echo` replies with what it saw, `/fail` fails, `/garbage` replies with
-/// bytes that are no response, `/badstatus` replies with status 0, `/slow`
-/// signals [`TestActor::slow_arrived`] and takes 300 ms.
+/// `/echo` replies with what it saw, `/fail` fails (the actor's own failure),
+/// `/unavailable` and `/timeout` fail with those kinds, `/garbage` replies
+/// with bytes that are no response, `/badstatus` replies with status 0,
+/// `/slow` signals [`TestActor::slow_arrived`] and takes 300 ms.
 #[derive(Clone, Default)]
 struct TestActor {
     /// Notified when a `/slow` request reaches the actor: the request is then
@@ -33,13 +35,30 @@ impl ActorHandler for TestActor {
         &self,
         actor: &str,
         request: Vec<u8>,
-    ) -> impl Future<Output = Result<Vec<u8>, ProviderError>> + Send + 'static {
+    ) -> impl Future<Output = Result<Vec<u8>, CallError>> + Send + 'static {
         let actor = actor.to_string();
         let slow_arrived = Arc::clone(&self.slow_arrived);
         async move {
-            let request: http::Request = decode(&request)?;
+            let request: http::Request = decode(&request).map_err(garbled)?;
             let reply = match request.path.as_str() {
-                "/fail" => return Err(ProviderError::new("boom ".repeat(300))),
+                "/fail" => {
+                    return Err(CallError::new(
+                        CallErrorKind::ActorFailed,
+                        "boom ".repeat(300),
+                    ))
+                }
+                "/unavailable" => {
+                    return Err(CallError::new(
+                        CallErrorKind::Unavailable,
+                        "no actor MACTOR is running",
+                    ))
+                }
+                "/timeout" => {
+                    return Err(CallError::new(
+                        CallErrorKind::Timeout,
+                        "call to actor MACTOR timed out after 5000 ms",
+                    ))
+                }
                 "/garbage" => return Ok(vec![0xc1]),
                 "/badstatus" => http::Response::default(),
                 "/slow" => {
@@ -66,9 +85,13 @@ impl ActorHandler for TestActor {
                     reply
                 }
             };
-            Ok(encode(&reply)?)
+            encode(&reply).map_err(garbled)
         }
     }
+}
+
+fn garbled(e: trellis_codec::CodecError) -> CallError {
+    CallError::new(CallErrorKind::Other, e.to_string())
 }
 
 fn provider() -> HttpServerProvider<TestActor> {
@@ -178,19 +201,35 @@ fn request_with_path(path: &str) -> hyper::Request<Full<Bytes>> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn actor_failures_become_500() {
+async fn actor_failures_answer_by_their_kind() {
     let provider = provider();
     let addr = bind_free(&provider, ACTOR);
 
     let reply = get(addr, "/fail").await;
     assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(
-        reply.body.starts_with("actor error: boom boom"),
+        reply
+            .body
+            .starts_with("500 Internal Server Error: actor MACTOR failed: boom boom"),
         "{}",
         reply.body
     );
     assert!(reply.body.chars().count() <= 501, "{}", reply.body.len());
     assert_eq!(reply.headers["content-type"], "text/plain; charset=utf-8");
+
+    let reply = get(addr, "/unavailable").await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        reply.body,
+        "503 Service Unavailable: no instance of actor MACTOR can take the call: no actor MACTOR is running"
+    );
+
+    let reply = get(addr, "/timeout").await;
+    assert_eq!(reply.status, StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(
+        reply.body,
+        "504 Gateway Timeout: actor MACTOR did not answer in time: call to actor MACTOR timed out after 5000 ms"
+    );
 
     let reply = get(addr, "/garbage").await;
     assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);

@@ -71,7 +71,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 use trellis_codec::keyvalue::CAPABILITY;
 use trellis_codec::CodecError;
-use trellis_provider_sdk::{ActorBinding, Call, Descriptor, Host, Provider, ProviderError};
+use trellis_provider_sdk::{ActorBinding, Call, Descriptor, HostHandle, Provider, ProviderError};
 
 pub use command::OPERATIONS;
 
@@ -89,7 +89,7 @@ mod entry {
 }
 
 /// Creates the provider for the host.
-fn new_provider(_host: Host) -> Result<KeyValueProvider, ProviderError> {
+fn new_provider(_host: HostHandle) -> Result<KeyValueProvider, ProviderError> {
     Ok(KeyValueProvider::new())
 }
 

@@ -11,7 +11,7 @@
 
 use trellis_codec::decode;
 use trellis_codec::logging::{level, WriteLogRequest, CAPABILITY, OP_WRITE_LOG};
-use trellis_provider_sdk::{Call, Descriptor, Host, Provider, ProviderError};
+use trellis_provider_sdk::{Call, Descriptor, HostHandle, Provider, ProviderError};
 
 /// The root module the host loads. Private: the items `export_provider!`
 /// makes have no docs of their own, and the host finds them by symbol.
@@ -20,7 +20,7 @@ mod entry {
 }
 
 /// Creates the provider for the host.
-fn new_provider(_host: Host) -> Result<LoggingProvider, ProviderError> {
+fn new_provider(_host: HostHandle) -> Result<LoggingProvider, ProviderError> {
     Ok(LoggingProvider)
 }
 

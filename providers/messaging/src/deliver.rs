@@ -8,11 +8,11 @@ use std::future::Future;
 use std::sync::Arc;
 use trellis_codec::encode;
 use trellis_codec::messaging::{BrokerMessage, OP_DELIVER_MESSAGE};
-use trellis_provider_sdk::Host;
+use trellis_provider_sdk::HostHandle;
 
 /// Where messages that arrive on a binding's subscription go: the bound actor.
 ///
-/// [`Host`] implements it with a `DeliverMessage` call; tests implement it
+/// [`HostHandle`] implements it with a `DeliverMessage` call; tests implement it
 /// with a channel.
 pub trait Deliver: Send + Sync + 'static {
     /// Hands `message` to `actor`; `Err` carries the actor's error text.
@@ -23,7 +23,7 @@ pub trait Deliver: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), String>> + Send;
 }
 
-impl Deliver for Host {
+impl Deliver for HostHandle {
     fn deliver(
         &self,
         actor: &str,

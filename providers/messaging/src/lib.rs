@@ -39,7 +39,7 @@
 //! # Testing
 //!
 //! The provider logic is [`Messaging`], generic over where deliveries go
-//! ([`Deliver`]): the host ([`Host`]) in production, a channel in tests.
+//! ([`Deliver`]): the host ([`HostHandle`]) in production, a channel in tests.
 
 mod bindings;
 mod client;
@@ -55,7 +55,7 @@ pub use error::MessagingError;
 
 use std::sync::Arc;
 use trellis_codec::messaging::{CAPABILITY, OP_PUBLISH, OP_REQUEST};
-use trellis_provider_sdk::{ActorBinding, Call, Descriptor, Host, Provider, ProviderError};
+use trellis_provider_sdk::{ActorBinding, Call, Descriptor, HostHandle, Provider, ProviderError};
 
 /// The operations actors may call.
 pub const OPERATIONS: [&str; 2] = [OP_PUBLISH, OP_REQUEST];
@@ -67,13 +67,13 @@ mod entry {
 }
 
 /// Creates the provider for the host.
-fn new_provider(host: Host) -> Result<MessagingProvider<Host>, ProviderError> {
+fn new_provider(host: HostHandle) -> Result<MessagingProvider<HostHandle>, ProviderError> {
     Ok(MessagingProvider::new(host))
 }
 
 /// The provider: [`Messaging`] behind the [`Provider`] trait. Deliveries go to
-/// the host ([`Host`]); tests may use another [`Deliver`].
-pub struct MessagingProvider<D: Deliver = Host> {
+/// the host ([`HostHandle`]); tests may use another [`Deliver`].
+pub struct MessagingProvider<D: Deliver = HostHandle> {
     messaging: Arc<Messaging<D>>,
 }
 

@@ -156,6 +156,13 @@ pub async fn run(
         message: e.to_string(),
     })?;
     let mut watched = BTreeMap::new();
+    // Watch the folder before the first read of it: a file written between
+    // that read and the watch would otherwise go unseen until the next event.
+    watch_folders(
+        &mut watcher,
+        &mut watched,
+        BTreeSet::from([folder.dir.clone()]),
+    );
     tokio::pin!(stop);
     tracing::info!(folder = %folder.dir.display(), "watching manifests");
     loop {

@@ -16,22 +16,21 @@ pub fn now_secs() -> u64 {
 
 /// Formats seconds since the Unix epoch as `YYYY-MM-DD HH:MM:SS UTC`.
 pub(crate) fn utc_date(secs: u64) -> String {
-    let (year, month, day) = civil_from_days(secs / 86_400);
-    let in_day = secs % 86_400;
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        in_day / 3600,
-        in_day % 3600 / 60,
-        in_day % 60
-    )
+    date_and_time(secs, ' ', " UTC")
 }
 
 /// Formats seconds since the Unix epoch as RFC 3339, e.g. `2026-11-23T21:19:18Z`.
 pub fn rfc3339(secs: u64) -> String {
+    date_and_time(secs, 'T', "Z")
+}
+
+/// `YYYY-MM-DD`, `between`, `HH:MM:SS` and `zone`: the two formats above
+/// differ only in those.
+fn date_and_time(secs: u64, between: char, zone: &str) -> String {
     let (year, month, day) = civil_from_days(secs / 86_400);
     let in_day = secs % 86_400;
     format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        "{year:04}-{month:02}-{day:02}{between}{:02}:{:02}:{:02}{zone}",
         in_day / 3600,
         in_day % 3600 / 60,
         in_day % 60
@@ -80,6 +79,12 @@ mod tests {
         assert_eq!(utc_date(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(utc_date(1_590_969_599), "2020-05-31 23:59:59 UTC");
         assert_eq!(utc_date(1_709_210_096), "2024-02-29 12:34:56 UTC");
+    }
+
+    #[test]
+    fn formats_seconds_as_rfc3339() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_709_210_096), "2024-02-29T12:34:56Z");
     }
 
     #[test]

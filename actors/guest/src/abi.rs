@@ -153,34 +153,37 @@ mod imp {
         ok
     }
 
-    pub(crate) fn host_response_len() -> usize {
+    /// Which side of the last host call's result an import reads.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Side {
+        Response,
+        Error,
+    }
+
+    /// Applies `read` to the last host call's response or error bytes, or
+    /// gives `None` when that call ended the other way (or none was made).
+    fn last_host_bytes<T>(side: Side, read: impl FnOnce(&[u8]) -> T) -> Option<T> {
         with_state(|s| match &s.host_result {
-            Some(Ok(bytes)) => bytes.len(),
-            _ => 0,
+            Some(Ok(bytes)) if side == Side::Response => Some(read(bytes)),
+            Some(Err(text)) if side == Side::Error => Some(read(text.as_bytes())),
+            _ => None,
         })
+    }
+
+    pub(crate) fn host_response_len() -> usize {
+        last_host_bytes(Side::Response, <[u8]>::len).unwrap_or(0)
     }
 
     pub(crate) fn host_response(buf: &mut [u8]) {
-        with_state(|s| {
-            if let Some(Ok(bytes)) = &s.host_result {
-                buf.copy_from_slice(bytes)
-            }
-        })
+        last_host_bytes(Side::Response, |bytes| buf.copy_from_slice(bytes));
     }
 
     pub(crate) fn host_error_len() -> usize {
-        with_state(|s| match &s.host_result {
-            Some(Err(text)) => text.len(),
-            _ => 0,
-        })
+        last_host_bytes(Side::Error, <[u8]>::len).unwrap_or(0)
     }
 
     pub(crate) fn host_error(buf: &mut [u8]) {
-        with_state(|s| {
-            if let Some(Err(text)) = &s.host_result {
-                buf.copy_from_slice(text.as_bytes())
-            }
-        })
+        last_host_bytes(Side::Error, |bytes| buf.copy_from_slice(bytes));
     }
 
     pub(crate) fn console_log(text: &str) {

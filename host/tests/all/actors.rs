@@ -110,12 +110,7 @@ async fn actors_call_actors_and_providers_call_actors() {
     let mut via_provider =
         format!("trellis:chaos|default|CallActor|{ECHO_KEY}|HealthRequest|").into_bytes();
     via_provider.extend_from_slice(&health);
-    host.bus()
-        .call(Invocation::to_actor(
-            CHAOS_KEY,
-            "CallCapability",
-            via_provider,
-        ))
+    chaos_calls(&host, via_provider)
         .await
         .expect("actor → provider → actor");
 }

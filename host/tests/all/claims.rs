@@ -110,13 +110,7 @@ async fn a_call_to_an_undeclared_capability_is_refused() {
     let host = host();
     host.start_actor(&actor("chaos_s")).await.unwrap();
     // chaos may call http_server, logging, extras and trellis:chaos, not keyvalue.
-    let err = host
-        .bus()
-        .call(Invocation::to_actor(
-            CHAOS_KEY,
-            "CallCapability",
-            b"wascc:keyvalue|default|Get|".to_vec(),
-        ))
+    let err = chaos_calls(&host, b"wascc:keyvalue|default|Get|")
         .await
         .unwrap_err();
     assert!(matches!(err, InvocationError::ActorFailed { .. }), "{err}");

@@ -7,6 +7,17 @@ fn run(args: &[&str]) -> Output {
     trellis().args(args).output().expect("trellis runs")
 }
 
+/// Runs `trellis` and asserts it succeeded, showing its stderr if not.
+fn run_ok(args: &[&str]) -> Output {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// A build with the lattice runs on the internal bus when told to: no NATS
 /// answers on the port it is given.
 #[tokio::test(flavor = "multi_thread")]
@@ -52,8 +63,7 @@ fn up_with_a_bad_manifest_fails_with_the_file_named() {
 fn keys_sign_and_inspect_work_together() {
     let dir = tempfile::tempdir().unwrap();
     let gen = |kind: &str| {
-        let out = run(&["keys", "gen", kind, "--json"]);
-        assert!(out.status.success());
+        let out = run_ok(&["keys", "gen", kind, "--json"]);
         let keys: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         (
             keys["public_key"].as_str().unwrap().to_string(),
@@ -66,7 +76,7 @@ fn keys_sign_and_inspect_work_together() {
     assert!(module.starts_with('M') && module_seed.starts_with("SM"));
 
     let signed = dir.path().join("signed.wasm");
-    let out = run(&[
+    run_ok(&[
         "claims",
         "sign",
         actor("echo").to_str().unwrap(),
@@ -83,11 +93,6 @@ fn keys_sign_and_inspect_work_together() {
         "--output",
         signed.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 
     let out = run(&["claims", "inspect", signed.to_str().unwrap(), "--json"]);
     let claims: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -106,7 +111,7 @@ fn keys_sign_and_inspect_work_together() {
     // What `keys gen` prints, saved to a file, works as a key file.
     let issuer_file = dir.path().join("issuer.txt");
     std::fs::write(&issuer_file, run(&["keys", "gen", "account"]).stdout).unwrap();
-    let out = run(&[
+    run_ok(&[
         "claims",
         "sign",
         actor("echo").to_str().unwrap(),
@@ -117,11 +122,6 @@ fn keys_sign_and_inspect_work_together() {
         "--output",
         signed.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 
     let out = run(&["claims", "inspect", actor("echo").to_str().unwrap()]);
     assert!(!out.status.success());

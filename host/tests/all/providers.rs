@@ -33,17 +33,8 @@ async fn three_providers_serve_one_host_at_once() {
     .unwrap();
     let mut call = b"wascc:logging||WriteLog|".to_vec();
     call.extend_from_slice(&log);
-    host.bus()
-        .call(Invocation::to_actor(CHAOS_KEY, "CallCapability", call))
-        .await
-        .expect("logging answers");
-    let reply = host
-        .bus()
-        .call(Invocation::to_actor(
-            CHAOS_KEY,
-            "CallCapability",
-            b"trellis:chaos|default|Echo|hey".to_vec(),
-        ))
+    chaos_calls(&host, call).await.expect("logging answers");
+    let reply = chaos_calls(&host, b"trellis:chaos|default|Echo|hey")
         .await
         .expect("chaos answers");
     assert_eq!(reply, b"hey");
@@ -143,13 +134,7 @@ async fn a_provider_panic_becomes_an_error_for_that_call() {
     let host = host();
     host.start_provider(&chaos_library(), "default").unwrap();
     host.start_actor(&actor("chaos_s")).await.unwrap();
-    let err = host
-        .bus()
-        .call(Invocation::to_actor(
-            CHAOS_KEY,
-            "CallCapability",
-            b"trellis:chaos|default|Panic|".to_vec(),
-        ))
+    let err = chaos_calls(&host, b"trellis:chaos|default|Panic|")
         .await
         .unwrap_err();
     assert!(
@@ -167,13 +152,7 @@ async fn a_provider_panic_becomes_an_error_for_that_call() {
     let err = bind.unwrap_err().to_string();
     assert!(err.contains("provider panicked"), "{err}");
 
-    let reply = host
-        .bus()
-        .call(Invocation::to_actor(
-            CHAOS_KEY,
-            "CallCapability",
-            b"trellis:chaos|default|Echo|alive".to_vec(),
-        ))
+    let reply = chaos_calls(&host, b"trellis:chaos|default|Echo|alive")
         .await
         .expect("the provider still answers after panicking");
     assert_eq!(reply, b"alive");
@@ -185,13 +164,7 @@ async fn one_library_serves_two_binding_names() {
     host.start_provider(&chaos_library(), "default").unwrap();
     host.start_provider(&chaos_library(), "other").unwrap();
     host.start_actor(&actor("chaos_s")).await.unwrap();
-    let reply = host
-        .bus()
-        .call(Invocation::to_actor(
-            CHAOS_KEY,
-            "CallCapability",
-            b"trellis:chaos|other|Echo|two".to_vec(),
-        ))
+    let reply = chaos_calls(&host, b"trellis:chaos|other|Echo|two")
         .await
         .unwrap();
     assert_eq!(reply, b"two");
@@ -229,12 +202,9 @@ async fn a_provider_built_with_sdk_0_1_0_still_works_both_ways() {
         std::time::Duration::from_secs(10),
         "the call made on bind",
         || async {
-            let call = Invocation::to_actor(
-                CHAOS_KEY,
-                "CallCapability",
-                b"trellis:chaos|old-sdk|Outcome|".to_vec(),
-            );
-            host.bus().call(call).await.ok()
+            chaos_calls(&host, b"trellis:chaos|old-sdk|Outcome|")
+                .await
+                .ok()
         },
     )
     .await;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use trellis_host::{Host, HostBuilder, HostConfig};
+use trellis_host::{Host, HostBuilder, HostConfig, Invocation, InvocationError};
 use trellis_manifest::Manifest;
 pub use trellis_test_support::{
     actor, eventually, free_port, library, workspace_root, NatsServer, Process, RedisServer,
@@ -43,6 +43,21 @@ pub fn host() -> Host {
         .config(test_config())
         .build()
         .expect("host builds")
+}
+
+/// Has the chaos actor call a capability; `call` is
+/// `capability|binding|operation|payload`, the reply is what the provider gave.
+pub async fn chaos_calls(
+    host: &Host,
+    call: impl Into<Vec<u8>>,
+) -> Result<Vec<u8>, InvocationError> {
+    host.bus()
+        .call(Invocation::to_actor(
+            CHAOS_KEY,
+            "CallCapability",
+            call.into(),
+        ))
+        .await
 }
 
 /// Parses a manifest written by a test, resolving paths against `dir`.

@@ -196,6 +196,21 @@ async fn actors_on_one_redis_share_its_keys() {
     );
 }
 
+/// Binds actor A to `server`, each call limited to `timeout`.
+fn bind_with_timeout(kv: &KeyValue, server: &RedisServer, timeout: Duration) {
+    let mut binding = redis_values(server);
+    binding.insert("TIMEOUT_MS".into(), timeout.as_millis().to_string());
+    kv.bind(A, &binding).unwrap();
+}
+
+/// Adds `by` to "n" once Redis answers again (within 15 s); the new value.
+async fn add_once_up(kv: &Kv<'_>, by: i32, what: &str) -> i32 {
+    eventually(Duration::from_secs(15), what, || async {
+        kv.add("n", by).await.ok()
+    })
+    .await
+}
+
 /// Calls while Redis is down fail within the timeout (plus slack), never hang.
 async fn assert_fails_quickly(kv: &Kv<'_>, timeout: Duration) -> String {
     let started = Instant::now();
@@ -217,9 +232,7 @@ async fn redis_killed_and_restarted() {
     let timeout = Duration::from_millis(1000);
     let mut server = RedisServer::start();
     let kv = KeyValue::new();
-    let mut binding = redis_values(&server);
-    binding.insert("TIMEOUT_MS".into(), timeout.as_millis().to_string());
-    kv.bind(A, &binding).unwrap();
+    bind_with_timeout(&kv, &server, timeout);
     let a = as_actor(&kv, A);
     assert_eq!(a.add("n", 1).await, Ok(1));
 
@@ -230,12 +243,7 @@ async fn redis_killed_and_restarted() {
 
     server.restart();
     // The server restarted empty (no persistence): the counter starts over.
-    let first = eventually(
-        Duration::from_secs(15),
-        "calls to succeed after the restart",
-        || async { a.add("n", 1).await.ok() },
-    )
-    .await;
+    let first = add_once_up(&a, 1, "calls to succeed after the restart").await;
     assert_eq!(first, 1);
     assert_eq!(a.add("n", 1).await, Ok(2));
 
@@ -256,19 +264,12 @@ async fn redis_down_at_first_call_then_up() {
     let timeout = Duration::from_millis(1000);
     let mut server = RedisServer::stopped();
     let kv = KeyValue::new();
-    let mut binding = redis_values(&server);
-    binding.insert("TIMEOUT_MS".into(), timeout.as_millis().to_string());
-    kv.bind(A, &binding).unwrap();
+    bind_with_timeout(&kv, &server, timeout);
     let a = as_actor(&kv, A);
     let e = assert_fails_quickly(&a, timeout).await;
     assert!(e.contains(&format!("127.0.0.1:{}", server.port())), "{e}");
     server.restart();
-    let value = eventually(
-        Duration::from_secs(15),
-        "calls to succeed once Redis is up",
-        || async { a.add("n", 5).await.ok() },
-    )
-    .await;
+    let value = add_once_up(&a, 5, "calls to succeed once Redis is up").await;
     assert_eq!(value, 5);
 }
 
@@ -277,9 +278,7 @@ async fn redis_frozen_times_out_then_recovers() {
     let timeout = Duration::from_millis(500);
     let mut server = RedisServer::start();
     let kv = KeyValue::new();
-    let mut binding = redis_values(&server);
-    binding.insert("TIMEOUT_MS".into(), timeout.as_millis().to_string());
-    kv.bind(A, &binding).unwrap();
+    bind_with_timeout(&kv, &server, timeout);
     let a = as_actor(&kv, A);
     assert_eq!(a.add("n", 1).await, Ok(1));
 
@@ -289,11 +288,6 @@ async fn redis_frozen_times_out_then_recovers() {
 
     server.resume();
     // The data survived: the server was only frozen.
-    let value = eventually(
-        Duration::from_secs(15),
-        "calls to succeed after the server resumed",
-        || async { a.add("n", 1).await.ok() },
-    )
-    .await;
+    let value = add_once_up(&a, 1, "calls to succeed after the server resumed").await;
     assert!(value >= 2, "{value}");
 }

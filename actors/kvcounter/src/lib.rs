@@ -42,8 +42,8 @@ mod tests {
     use std::cell::RefCell;
     use std::collections::HashMap;
     use std::rc::Rc;
-    use trellis_actor::codec::keyvalue::{AddRequest, AddResponse};
     use trellis_actor::codec;
+    use trellis_actor::codec::keyvalue::{AddRequest, AddResponse};
     use trellis_actor::testing::{call, set_host};
 
     fn get(path: &str) -> http::Response {

@@ -304,12 +304,14 @@ impl Host {
         }
         let d = provider.descriptor();
         tracing::info!(capability = %d.capability_id, binding = provider.binding(), name = %d.name, version = %d.version, path = %provider.path().display(), "provider loaded");
-        self.emit(HostEvent::ProviderLoaded {
+        let loaded = HostEvent::ProviderLoaded {
             capability: d.capability_id.clone(),
             binding: provider.binding().to_string(),
             name: d.name.clone(),
-        });
+        };
+        // Registered before it is announced: whoever hears of it finds it.
         self.bus.add_provider(provider);
+        self.emit(loaded);
         Ok(())
     }
 

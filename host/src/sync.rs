@@ -16,7 +16,7 @@
 //! let bindings = self.bindings.locked("host bindings");
 //! ```
 
-use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Takes a lock whatever its poison state, reporting a poisoned one.
 pub(crate) trait Locked<T> {
@@ -34,30 +34,39 @@ pub(crate) trait RwLocked<T> {
 
 impl<T> Locked<T> for Mutex<T> {
     fn locked(&self, what: &'static str) -> MutexGuard<'_, T> {
-        self.lock()
-            .unwrap_or_else(|poisoned| recover(what, poisoned))
+        self.lock().unwrap_or_else(|poisoned| {
+            report(what);
+            // Reported once: the next taker finds the lock healthy.
+            self.clear_poison();
+            poisoned.into_inner()
+        })
     }
 }
 
 impl<T> RwLocked<T> for RwLock<T> {
     fn read_locked(&self, what: &'static str) -> RwLockReadGuard<'_, T> {
-        self.read()
-            .unwrap_or_else(|poisoned| recover(what, poisoned))
+        self.read().unwrap_or_else(|poisoned| {
+            report(what);
+            self.clear_poison();
+            poisoned.into_inner()
+        })
     }
 
     fn write_locked(&self, what: &'static str) -> RwLockWriteGuard<'_, T> {
-        self.write()
-            .unwrap_or_else(|poisoned| recover(what, poisoned))
+        self.write().unwrap_or_else(|poisoned| {
+            report(what);
+            self.clear_poison();
+            poisoned.into_inner()
+        })
     }
 }
 
-fn recover<G>(what: &'static str, poisoned: PoisonError<G>) -> G {
+fn report(what: &'static str) {
     tracing::error!(
         lock = what,
         "a thread panicked while holding this lock (a bug in the host: please report it); \
          carrying on with its data"
     );
-    poisoned.into_inner()
 }
 
 #[cfg(test)]
@@ -83,6 +92,7 @@ mod tests {
         });
         assert!(lock.is_poisoned());
         lock.locked("test list").push(2);
+        assert!(!lock.is_poisoned(), "reported once, then healthy");
         assert_eq!(*lock.locked("test list"), vec![1, 2]);
     }
 
@@ -94,6 +104,7 @@ mod tests {
             panic!("bug while holding the lock");
         });
         *lock.write_locked("test value") += 1;
+        assert!(!lock.is_poisoned(), "reported once, then healthy");
         assert_eq!(*lock.read_locked("test value"), 2);
     }
 }

@@ -147,7 +147,9 @@ const FAILURE_KINDS_SINCE: (u32, u32, u32) = (0, 1, 1);
 /// records it) reads failure kinds. A host gives older providers the plain
 /// message, which is all they can show.
 pub fn reads_failure_kinds(sdk_version: &str) -> bool {
-    let mut numbers = sdk_version.split('.').map(str::parse::<u32>);
+    // "0.2.0-rc.1" and "0.1.1+build" compare as their release numbers.
+    let release = sdk_version.split(['-', '+']).next().unwrap_or_default();
+    let mut numbers = release.split('.').map(str::parse::<u32>);
     match (numbers.next(), numbers.next(), numbers.next()) {
         (Some(Ok(major)), Some(Ok(minor)), Some(Ok(patch))) => {
             (major, minor, patch) >= FAILURE_KINDS_SINCE
@@ -165,6 +167,8 @@ mod tests {
         assert!(!reads_failure_kinds("0.1.0"));
         assert!(reads_failure_kinds("0.1.1"));
         assert!(reads_failure_kinds("0.2.0"));
+        assert!(reads_failure_kinds("0.2.0-rc.1"));
+        assert!(reads_failure_kinds("0.1.1+build.7"));
         assert!(reads_failure_kinds(SDK_VERSION));
         assert!(!reads_failure_kinds("not a version"));
     }

@@ -177,11 +177,15 @@ impl Bus {
 
     /// Counts a call in flight, refusing new work once stopping.
     fn enter(&self) -> Result<InFlight<'_>, InvocationError> {
-        if !self.accepting.load(Ordering::Acquire) {
+        // Counted before the check, both sequentially consistent like
+        // `stop_accepting` and `drain`: a call either sees the host stopping
+        // or is seen by `drain`, never neither.
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        let in_flight = InFlight(self);
+        if !self.accepting.load(Ordering::SeqCst) {
             return Err(InvocationError::ShuttingDown);
         }
-        self.in_flight.fetch_add(1, Ordering::AcqRel);
-        Ok(InFlight(self))
+        Ok(in_flight)
     }
 
     /// How many actor invocations are running now.
@@ -191,7 +195,7 @@ impl Bus {
 
     /// Refuses new calls from now on.
     pub fn stop_accepting(&self) {
-        self.accepting.store(false, Ordering::Release);
+        self.accepting.store(false, Ordering::SeqCst);
     }
 
     /// Waits until no call is in flight, at most `grace`; true when drained.
@@ -199,7 +203,7 @@ impl Bus {
         let drained = async {
             loop {
                 let notified = self.drained.notified();
-                if self.in_flight.load(Ordering::Acquire) == 0 {
+                if self.in_flight.load(Ordering::SeqCst) == 0 {
                     return;
                 }
                 notified.await;

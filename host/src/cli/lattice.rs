@@ -66,7 +66,8 @@ impl LatticeArgs {
             creds_file: self.creds.clone(),
             namespace: self.namespace.clone(),
             rpc_timeout: Duration::from_millis(self.rpc_timeout_ms),
-            heartbeat: Duration::from_millis(self.heartbeat_ms.max(100)),
+            // At most an hour: the lattice's timing multiplies the beat.
+            heartbeat: Duration::from_millis(self.heartbeat_ms.clamp(100, 3_600_000)),
             retry_connect: self.retry,
         }
     }

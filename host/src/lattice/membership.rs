@@ -138,7 +138,7 @@ impl Membership {
             }
             self.advertise_now().await;
             for host in self.view.locked("lattice view").expire() {
-                tracing::warn!(host = %host, "host missed two heartbeats; dropped from the lattice");
+                tracing::warn!(host = %host, "host silent for 2.5 heartbeats; dropped from the lattice");
             }
             // Also retries placements that failed or wait for a provider.
             self.placement.wake();

@@ -19,7 +19,8 @@ fn run_ok(args: &[&str]) -> Output {
 }
 
 /// A build with the lattice runs on the internal bus when told to: no NATS
-/// answers on the port it is given.
+/// answers on the port it is given. A build without it takes `--no-lattice`
+/// too, so one command line serves both.
 #[tokio::test(flavor = "multi_thread")]
 async fn up_serves_the_demo_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
@@ -27,9 +28,9 @@ async fn up_serves_the_demo_and_stops_cleanly_on_sigterm() {
     let manifest = dir.path().join("echo.yaml");
     std::fs::write(&manifest, echo_manifest(port)).unwrap();
     let nowhere = format!("127.0.0.1:{}", free_port());
-    let mut args = vec!["--manifest", manifest.to_str().unwrap()];
+    let mut args = vec!["--manifest", manifest.to_str().unwrap(), "--no-lattice"];
     if cfg!(feature = "lattice") {
-        args.extend(["--no-lattice", "--lattice-host", &nowhere]);
+        args.extend(["--lattice-host", &nowhere]);
     }
     let host = Running::start(&args);
     host.wait_for_log("Initialized Message Bus (internal)");

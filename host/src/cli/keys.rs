@@ -23,6 +23,9 @@ pub enum KeyKind {
     Module,
     /// A host's identity (public key N…, seed SN…).
     Server,
+    /// A trusted lattice's key (public key C…, seed SC…): give the seed to
+    /// every host with --lattice-cluster-seed.
+    Cluster,
 }
 
 pub fn run(command: KeysCommand) -> anyhow::Result<()> {
@@ -31,6 +34,7 @@ pub fn run(command: KeysCommand) -> anyhow::Result<()> {
         KeyKind::Account => KeyPair::new_account(),
         KeyKind::Module => KeyPair::new_module(),
         KeyKind::Server => KeyPair::new_server(),
+        KeyKind::Cluster => KeyPair::new_cluster(),
     };
     let seed = pair.seed()?;
     if json {

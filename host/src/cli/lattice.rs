@@ -7,7 +7,7 @@ use futures::StreamExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use trellis_host::lattice::protocol::Inventory;
+use trellis_host::lattice::protocol::{Inventory, InventoryRequest};
 use trellis_host::lattice::{Lattice, LatticeClient, LatticeConfig};
 use trellis_host::{Host, Invocation};
 
@@ -57,6 +57,26 @@ pub struct LatticeArgs {
     /// Keep trying to reach NATS at start instead of failing.
     #[arg(long = "lattice-retry")]
     retry: bool,
+    /// The cluster seed (SC…, from `trellis keys gen cluster`), or a file
+    /// holding it: makes a trusted lattice, whose messages are signed and
+    /// sealed. Without it the lattice is open to anyone who reaches NATS.
+    #[arg(
+        long = "lattice-cluster-seed",
+        env = "LATTICE_CLUSTER_SEED",
+        value_name = "SEED|FILE",
+        hide_env_values = true
+    )]
+    cluster_seed: Option<String>,
+    /// Other cluster public keys (C…, comma-separated) whose hosts are
+    /// trusted too: for moving a lattice to a new cluster key without
+    /// downtime (docs/security.md).
+    #[arg(
+        long = "lattice-cluster-issuers",
+        env = "LATTICE_CLUSTER_ISSUERS",
+        value_name = "KEYS",
+        value_delimiter = ','
+    )]
+    cluster_issuers: Vec<String>,
 }
 
 impl LatticeArgs {
@@ -69,6 +89,8 @@ impl LatticeArgs {
             // At most an hour: the lattice's timing multiplies the beat.
             heartbeat: Duration::from_millis(self.heartbeat_ms.clamp(100, 3_600_000)),
             retry_connect: self.retry,
+            cluster_seed: self.cluster_seed.clone(),
+            cluster_issuers: self.cluster_issuers.clone(),
         }
     }
 }
@@ -211,24 +233,28 @@ pub fn run(command: LatticeCommand) -> anyhow::Result<()> {
 async fn gather(query: &QueryArgs) -> anyhow::Result<Vec<Inventory>> {
     let client = connect(&query.lattice).await?;
     Ok(client
-        .inventories(Duration::from_millis(query.wait_ms))
+        .inventories(
+            &InventoryRequest::default(),
+            Duration::from_millis(query.wait_ms),
+        )
         .await?)
 }
 
 fn print_hosts(hosts: &[Inventory]) {
     println!(
-        "{:<58} {:>8} {:>6} {:>9} {:>8}  LABELS",
-        "HOST", "UPTIME", "ACTORS", "PROVIDERS", "BINDINGS"
+        "{:<58} {:>8} {:>6} {:>9} {:>8} {:>7}  LABELS",
+        "HOST", "UPTIME", "ACTORS", "PROVIDERS", "BINDINGS", "REFUSED"
     );
     for h in hosts {
         let labels: Vec<String> = h.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
         println!(
-            "{:<58} {:>7}s {:>6} {:>9} {:>8}  {}",
+            "{:<58} {:>7}s {:>6} {:>9} {:>8} {:>7}  {}",
             h.host,
             h.uptime_secs,
             h.actors.len(),
             h.providers.len(),
             h.bindings.len(),
+            h.refused,
             labels.join(",")
         );
     }

@@ -1,7 +1,9 @@
 //! How a host finds its lattice: NATS address, credentials, namespace, timings.
 
+use super::trust::{ClusterKeys, Trust, TrustError};
 use std::path::PathBuf;
 use std::time::Duration;
+use trellis_claims::nkeys::KeyPair;
 
 /// Connection settings of a lattice member. Every field has a default that
 /// makes the first host on a laptop a lattice of one.
@@ -21,6 +23,12 @@ pub struct LatticeConfig {
     pub heartbeat: Duration,
     /// Keep trying to reach NATS at start instead of failing.
     pub retry_connect: bool,
+    /// The cluster seed (`SC…`, or a file holding one) that makes this a
+    /// trusted lattice; `None`: an open one (`LATTICE_CLUSTER_SEED`).
+    pub cluster_seed: Option<String>,
+    /// Cluster public keys (`C…`) trusted besides the seed's own, for
+    /// rotating the cluster key without downtime (`LATTICE_CLUSTER_ISSUERS`).
+    pub cluster_issuers: Vec<String>,
 }
 
 impl Default for LatticeConfig {
@@ -32,6 +40,8 @@ impl Default for LatticeConfig {
             rpc_timeout: Duration::from_secs(2),
             heartbeat: Duration::from_secs(5),
             retry_connect: false,
+            cluster_seed: None,
+            cluster_issuers: Vec::new(),
         }
     }
 }
@@ -82,6 +92,22 @@ impl LatticeConfig {
             }
             None => Ok(options),
         }
+    }
+
+    /// What a member whose own key is `member` trusts: the cluster keys
+    /// when a seed is given, else nothing (an open lattice).
+    pub fn trust(&self, member: &KeyPair) -> Result<Trust, super::LatticeError> {
+        let Some(seed) = &self.cluster_seed else {
+            if !self.cluster_issuers.is_empty() {
+                return Err(TrustError::Seed(
+                    "cluster issuers are given but no cluster seed (--lattice-cluster-seed)".into(),
+                )
+                .into());
+            }
+            return Ok(Trust::open_lattice());
+        };
+        let keys = ClusterKeys::new(seed, &self.cluster_issuers, &self.namespace)?;
+        Ok(Trust::cluster(keys, member)?)
     }
 
     /// The NATS URL `host` stands for: an empty host means the loopback

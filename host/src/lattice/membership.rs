@@ -6,9 +6,12 @@
 //! heartbeats: a host silent for two and a half beats drops out, a goodbye
 //! drops it at once. Every change in the view wakes placement.
 
-use super::client::LatticeClient;
+use super::client::{LatticeClient, Received};
 use super::placement::Placement;
-use super::protocol::{ActorSummary, BindingKey, BindingSummary, Inventory, ProviderSummary};
+use super::protocol::{
+    ActorSummary, BindingKey, BindingSummary, Inventory, InventoryRequest, ProviderSummary,
+};
+use super::trust::Refusal;
 use super::view::{Seen, View};
 use super::{LatticeConfig, LatticeError};
 use crate::host::Host;
@@ -32,6 +35,8 @@ pub struct Membership {
     placement: Arc<Placement>,
     /// Asks for an immediate heartbeat (after a change or a reconnect).
     advertise: Arc<Notify>,
+    /// Woken whenever a heartbeat is recorded.
+    view_changed: Notify,
 }
 
 impl Membership {
@@ -54,6 +59,7 @@ impl Membership {
             view: Mutex::new(View::new(config.heartbeat)),
             placement,
             advertise,
+            view_changed: Notify::new(),
         }
     }
 
@@ -66,15 +72,19 @@ impl Membership {
         let me = Arc::clone(self);
         let listening = tokio::spawn(async move {
             while let Some(message) = heartbeats.next().await {
-                me.on_heartbeat(&message.payload);
+                me.on_heartbeat(&message.subject, &message.payload);
             }
         });
         let me = Arc::clone(self);
         let answering = tokio::spawn(async move {
             while let Some(message) = requests.next().await {
-                if let Some(reply) = message.reply {
-                    me.client.publish_json(reply, &me.inventory()).await;
-                }
+                let (Some(reply), Some(request)) = (&message.reply, me.inventory_request(&message))
+                else {
+                    continue;
+                };
+                me.client
+                    .publish_json(reply, request.id.as_ref(), &me.inventory())
+                    .await;
             }
         });
         let me = Arc::clone(self);
@@ -100,17 +110,65 @@ impl Membership {
         self.advertise.notify_one();
     }
 
-    fn on_heartbeat(&self, payload: &[u8]) {
-        let inventory: Inventory = match serde_json::from_slice(payload) {
-            Ok(inventory) => inventory,
-            Err(e) => {
-                tracing::debug!("unreadable heartbeat ignored: {e}");
-                return;
+    /// Whether the host `host` advertises `actor` with `capability` in its
+    /// claims; waits up to `within` for a host not heard from yet (its first
+    /// heartbeat may trail its first call).
+    pub async fn vouches(
+        &self,
+        host: &str,
+        actor: &str,
+        capability: &str,
+        within: Duration,
+    ) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let changed = self.view_changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            match self
+                .view
+                .locked("lattice view")
+                .vouches(host, actor, capability)
+            {
+                Some(vouched) => return vouched,
+                None if tokio::time::Instant::now() >= deadline => return false,
+                None => {}
             }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return false;
+            }
+        }
+    }
+
+    /// An inventory request, opened and checked; old clients send no body.
+    fn inventory_request(
+        &self,
+        message: &async_nats::Message,
+    ) -> Option<Received<InventoryRequest>> {
+        if message.payload.is_empty() && !self.client.trust().is_trusted() {
+            return Some(Received {
+                value: InventoryRequest::default(),
+                id: None,
+                signer: None,
+            });
+        }
+        self.client
+            .open_json(&message.subject, None, &message.payload)
+    }
+
+    fn on_heartbeat(&self, subject: &str, payload: &[u8]) {
+        let Some(received) = self.client.open_json::<Inventory>(subject, None, payload) else {
+            return;
         };
-        if inventory.host == self.host_id {
+        if received.value.host == self.host_id {
             return;
         }
+        // A host speaks only for itself: its own key signs its heartbeats.
+        if !received.is_from_host(&received.value.host) {
+            self.client.trust().refuse(Refusal::WrongSender, subject);
+            return;
+        }
+        let inventory = received.value;
         let host = inventory.host.clone();
         match self.view.locked("lattice view").record(inventory) {
             Seen::New => {
@@ -121,6 +179,7 @@ impl Membership {
             Seen::Left => tracing::info!(host = %host, "host left the lattice"),
             Seen::Known => {}
         }
+        self.view_changed.notify_waiters();
         self.placement.wake();
     }
 
@@ -147,7 +206,7 @@ impl Membership {
 
     async fn advertise_now(&self) {
         self.client
-            .publish_json(self.client.subjects().heartbeat(), &self.inventory())
+            .publish_json(&self.client.subjects().heartbeat(), None, &self.inventory())
             .await;
     }
 
@@ -158,7 +217,7 @@ impl Membership {
             ..self.inventory()
         };
         self.client
-            .publish_json(self.client.subjects().heartbeat(), &goodbye)
+            .publish_json(&self.client.subjects().heartbeat(), None, &goodbye)
             .await;
     }
 
@@ -226,6 +285,7 @@ impl Membership {
             providers,
             bindings,
             leaving: false,
+            refused: self.client.trust().refusals().total(),
         }
     }
 }

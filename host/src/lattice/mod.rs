@@ -34,6 +34,7 @@ mod placement;
 pub mod protocol;
 mod remote;
 mod serving;
+pub mod trust;
 mod view;
 
 pub use client::LatticeClient;
@@ -70,6 +71,9 @@ pub enum LatticeError {
         /// What went wrong.
         message: String,
     },
+    /// The cluster keys could not be used.
+    #[error(transparent)]
+    Trust(#[from] trust::TrustError),
     /// A subscription failed.
     #[error("cannot subscribe to {subject}: {message}")]
     Subscribe {
@@ -100,9 +104,16 @@ pub struct Lattice {
 
 /// Connects `host` to the lattice and starts advertising and serving.
 pub async fn join(host: &Arc<Host>, config: LatticeConfig) -> Result<Arc<Lattice>, LatticeError> {
-    let host_id = trellis_claims::nkeys::KeyPair::new_server().public_key();
+    let identity = trellis_claims::nkeys::KeyPair::new_server();
+    let host_id = identity.public_key();
+    let trust = config.trust(&identity)?;
+    match trust.cluster_key() {
+        Some(key) => tracing::info!(cluster = key, "trusted lattice: messages are signed and sealed with the cluster's keys"),
+        None => tracing::warn!("open lattice: anyone who can reach NATS can read calls and forge them, bindings and goodbyes (give a cluster seed with --lattice-cluster-seed or LATTICE_CLUSTER_SEED; see docs/security.md)"),
+    }
     let advertise = Arc::new(Notify::new());
-    let client = LatticeClient::connect_member(&config, &host_id, Arc::clone(&advertise)).await?;
+    let client =
+        LatticeClient::connect_member(&config, &host_id, trust, Arc::clone(&advertise)).await?;
     let placement = Arc::new(Placement::new(
         client.clone(),
         host_id.clone(),
@@ -117,7 +128,15 @@ pub async fn join(host: &Arc<Host>, config: LatticeConfig) -> Result<Arc<Lattice
         Arc::clone(&placement),
         advertise,
     ));
-    let serving = Arc::new(Serving::new(client.clone(), &host_id, Arc::downgrade(host)));
+    // A caller's host is heard from within a beat of its first call.
+    let vouch_wait = config.heartbeat.min(std::time::Duration::from_secs(1));
+    let serving = Arc::new(Serving::new(
+        client.clone(),
+        &host_id,
+        Arc::downgrade(host),
+        Arc::clone(&membership),
+        vouch_wait,
+    ));
     let remote = RemoteCalls::new(client.clone(), host.config().call_timeout);
     host.bus().set_remote(Arc::new(remote));
     host.set_placement(Arc::new(Placer(Arc::downgrade(&placement))));

@@ -15,10 +15,11 @@
 //! placement round whenever it is woken, sends the `bind` and `unbind`
 //! requests they decide on, and answers those sent to this host.
 
-use super::client::LatticeClient;
+use super::client::{LatticeClient, Received};
 use super::held::HeldBindings;
 use super::owned::{Bind, OwnedBindings};
-use super::protocol::{BindingKey, Control, ControlReply, Inventory};
+use super::protocol::{ActorSummary, BindingKey, Control, ControlReply, Inventory};
+use super::trust::Refusal;
 use super::{LatticeConfig, LatticeError};
 use crate::binding::{BindingPlacement, BindingRecord};
 use crate::host::Host;
@@ -75,14 +76,16 @@ impl Placement {
     /// (this host included) runs at that moment.
     pub async fn start(
         self: &Arc<Self>,
-        everyone: impl Fn() -> Vec<Inventory> + Send + 'static,
+        everyone: impl Fn() -> Vec<Inventory> + Send + Sync + 'static,
     ) -> Result<Vec<JoinHandle<()>>, LatticeError> {
         let subject = self.client.subjects().control(&self.host_id);
         let mut requests = self.client.subscribe(subject).await?;
+        let everyone = Arc::new(everyone);
         let me = Arc::clone(self);
+        let lattice = Arc::clone(&everyone);
         let answering = tokio::spawn(async move {
             while let Some(message) = requests.next().await {
-                me.answer_control(message).await;
+                me.answer_control(message, &lattice()).await;
             }
         });
         let me = Arc::clone(self);
@@ -95,15 +98,70 @@ impl Placement {
         Ok(vec![answering, placing])
     }
 
-    async fn answer_control(&self, message: async_nats::Message) {
-        let reply = match serde_json::from_slice::<Control>(&message.payload) {
-            Ok(control) => self.serve_control(control),
-            Err(e) => ControlReply {
-                error: Some(format!("malformed control request: {e}")),
-            },
+    /// Answers a `bind` or `unbind` request, given what `everyone` runs.
+    async fn answer_control(&self, message: async_nats::Message, everyone: &[Inventory]) {
+        let subject = message.subject.as_str();
+        let Some(request) = self
+            .client
+            .open_json::<Control>(subject, None, &message.payload)
+        else {
+            return;
         };
-        if let Some(to) = message.reply {
-            self.client.publish_json(to, &reply).await;
+        let reply = match self.admit(&request, everyone) {
+            Ok(control) => self.serve_control(control),
+            Err(why) => {
+                self.client.trust().refuse(Refusal::WrongSender, subject);
+                ControlReply { error: Some(why) }
+            }
+        };
+        if let Some(to) = &message.reply {
+            self.client
+                .publish_json(to, request.id.as_ref(), &reply)
+                .await;
+        }
+    }
+
+    /// Checks a control request from the lattice before it is served: only
+    /// a binding's owner binds or withdraws it, only an actor some host
+    /// advertises with the capability is bound, and the actor's claims come
+    /// from that advertisement, never from the request.
+    fn admit(
+        &self,
+        request: &Received<Control>,
+        everyone: &[Inventory],
+    ) -> Result<Control, String> {
+        match &request.value {
+            Control::Bind {
+                owner,
+                actor,
+                capability,
+                binding,
+                values,
+            } => {
+                if !request.is_from_host(owner) {
+                    return Err(format!("bind refused: not signed by its owner {owner}"));
+                }
+                let claims = vouched_actor(everyone, actor, capability).ok_or_else(|| {
+                    format!("bind refused: no host advertises actor {actor} with capability {capability}")
+                })?;
+                let mut values: HashMap<String, String> = values
+                    .iter()
+                    .filter(|(k, _)| !k.starts_with("__wascc_"))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                values.extend(claims.claims_values());
+                Ok(Control::Bind {
+                    owner: owner.clone(),
+                    actor: actor.clone(),
+                    capability: capability.clone(),
+                    binding: binding.clone(),
+                    values,
+                })
+            }
+            Control::Unbind { owner, .. } if !request.is_from_host(owner) => {
+                Err(format!("unbind refused: not signed by its owner {owner}"))
+            }
+            Control::Unbind { .. } => Ok(request.value.clone()),
         }
     }
 
@@ -262,6 +320,19 @@ impl Placement {
             self.withdraw_from(&holder, key).await;
         }
     }
+}
+
+/// The claims of `actor` as a host in `everyone` advertises them, if they
+/// include `capability`.
+fn vouched_actor<'a>(
+    everyone: &'a [Inventory],
+    actor: &str,
+    capability: &str,
+) -> Option<&'a ActorSummary> {
+    everyone
+        .iter()
+        .flat_map(|inventory| &inventory.actors)
+        .find(|a| a.id == actor && a.caps.iter().any(|c| c == capability))
 }
 
 /// Removes the one binding `key` names (its siblings with other values stay).

@@ -117,18 +117,6 @@ pub struct InvocationReply<'a> {
     pub error_kind: Option<Cow<'a, str>>,
 }
 
-/// Encodes an invocation or a reply into a buffer sized for its payload.
-pub fn encode_envelope<T: Serialize>(
-    envelope: &T,
-    payload_len: usize,
-) -> Result<Vec<u8>, trellis_codec::CodecError> {
-    // Field names, the ids and the operation fit in this allowance, so
-    // the buffer is allocated once.
-    let mut out = Vec::with_capacity(payload_len + 256);
-    trellis_codec::encode_into(envelope, &mut out)?;
-    Ok(out)
-}
-
 /// What a host runs, advertised on start, on change and in every heartbeat.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -151,6 +139,17 @@ pub struct Inventory {
     pub bindings: Vec<BindingSummary>,
     /// True in the host's goodbye.
     pub leaving: bool,
+    /// Lattice messages this host refused (forged, replayed, unreadable).
+    pub refused: u64,
+}
+
+/// A request for every host's inventory (JSON; old clients send an empty
+/// body, which asks for the defaults).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InventoryRequest {
+    /// Show the bindings' values (revealed only on a trusted lattice).
+    pub values: bool,
 }
 
 impl Inventory {
@@ -399,7 +398,7 @@ mod tests {
             payload: (&[0u8, 159, 255][..]).into(),
             host: "N1".into(),
         };
-        let bytes = encode_envelope(&call, call.payload.len()).unwrap();
+        let bytes = trellis_codec::encode(&call).unwrap();
         let back: Invocation = trellis_codec::decode(&bytes).unwrap();
         assert_eq!(
             (&*back.id, &*back.origin, &*back.target, &*back.operation),
@@ -417,7 +416,7 @@ mod tests {
             host: "N2".into(),
             error_kind: None,
         };
-        let bytes = encode_envelope(&reply, 0).unwrap();
+        let bytes = trellis_codec::encode(&reply).unwrap();
         let back: InvocationReply = trellis_codec::decode(&bytes).unwrap();
         assert_eq!(
             (back.error.as_deref(), &*back.host),

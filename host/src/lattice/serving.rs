@@ -6,7 +6,9 @@
 //! again (that could loop).
 
 use super::client::LatticeClient;
-use super::protocol::{encode_envelope, Invocation as Envelope, InvocationReply};
+use super::membership::Membership;
+use super::protocol::{Invocation as Envelope, InvocationReply};
+use super::trust::{Kind, MessageId, Refusal};
 use super::LatticeError;
 use crate::bus::Bus;
 use crate::events::HostEvent;
@@ -36,17 +38,30 @@ pub struct Serving {
     client: LatticeClient,
     host_id: Arc<str>,
     host: Weak<Host>,
+    /// Vouches for the actors that call this host's providers.
+    membership: Arc<Membership>,
+    /// How long a provider call waits for its caller's host to be seen.
+    vouch_wait: Duration,
     /// Each served subject, and the task answering it.
     served: Mutex<HashMap<String, JoinHandle<()>>>,
 }
 
 impl Serving {
-    /// Serves nothing yet.
-    pub fn new(client: LatticeClient, host_id: &str, host: Weak<Host>) -> Self {
+    /// Serves nothing yet; `membership` vouches for calling actors, whose
+    /// host may take up to `vouch_wait` to be heard from.
+    pub fn new(
+        client: LatticeClient,
+        host_id: &str,
+        host: Weak<Host>,
+        membership: Arc<Membership>,
+        vouch_wait: Duration,
+    ) -> Self {
         Serving {
             client,
             host_id: host_id.into(),
             host,
+            membership,
+            vouch_wait,
             served: Mutex::default(),
         }
     }
@@ -166,6 +181,8 @@ impl Serving {
         let served = Arc::new(Served {
             client: self.client.clone(),
             host_id: Arc::clone(&self.host_id),
+            membership: Arc::clone(&self.membership),
+            vouch_wait: self.vouch_wait,
             entity,
         });
         let host = Weak::clone(&self.host);
@@ -201,10 +218,14 @@ impl Serving {
 struct Served {
     client: LatticeClient,
     host_id: Arc<str>,
+    membership: Arc<Membership>,
+    vouch_wait: Duration,
     entity: Entity,
 }
 
-/// Answers one invocation that arrived from the lattice, from this host only.
+/// Answers one invocation that arrived from the lattice, from this host
+/// only. A message that does not open is dropped (and counted): a forger
+/// learns nothing, not even an error.
 async fn answer(served: Arc<Served>, bus: Arc<Bus>, message: Message) {
     let Message {
         subject,
@@ -216,52 +237,101 @@ async fn answer(served: Arc<Served>, bus: Arc<Bus>, message: Message) {
         tracing::debug!(%subject, "invocation without a reply subject dropped");
         return;
     };
-    let outcome = match trellis_codec::decode::<Envelope>(&payload) {
+    let trust = served.client.trust();
+    let Ok(opened) = trust.open(Kind::Call, &subject, None, &payload) else {
+        return;
+    };
+    let outcome = match trellis_codec::decode::<Envelope>(opened.plaintext()) {
         Err(e) => Err((format!("malformed invocation: {e}"), CallErrorKind::Other)),
-        Ok(call) => {
-            // The caller names its actor, if an actor calls.
-            let origin = match &*call.origin {
-                "" => Origin::Host,
-                actor => Origin::Actor(actor),
-            };
-            let target = match &served.entity {
-                Entity::Actor(actor) => Target::Actor(actor),
-                Entity::Provider(capability, binding) => Target::Provider {
+        Ok(call) => match served.admit(&call).await {
+            Err(error) => {
+                trust.refuse(Refusal::NotEntitled, &subject);
+                Err((error, CallErrorKind::Other))
+            }
+            Ok(target) => {
+                // The caller names its actor, if an actor calls.
+                let origin = match &*call.origin {
+                    "" => Origin::Host,
+                    actor => Origin::Actor(actor),
+                };
+                let invocation =
+                    Invocation::new(origin, target, &call.operation, call.payload.into_owned());
+                bus.call_local(invocation)
+                    .await
+                    .map_err(|e| (e.to_string(), e.kind()))
+            }
+        },
+    };
+    served.reply(&reply_to, opened.id.as_ref(), outcome).await;
+}
+
+impl Served {
+    /// The target of `call` on this host, once the call may run: a provider
+    /// runs only for an actor whose own host advertises it with the
+    /// provider's capability (a caller cannot borrow another actor's name).
+    async fn admit(&self, call: &Envelope<'_>) -> Result<Target<'_>, String> {
+        match &self.entity {
+            Entity::Actor(actor) => Ok(Target::Actor(actor)),
+            Entity::Provider(capability, binding) => {
+                let origin = &*call.origin;
+                let vouched = !origin.is_empty()
+                    && self
+                        .membership
+                        .vouches(&call.host, origin, capability, self.vouch_wait)
+                        .await;
+                if !vouched {
+                    return Err(format!(
+                        "refused: host {} does not vouch for actor {origin:?} holding capability {capability}",
+                        call.host
+                    ));
+                }
+                Ok(Target::Provider {
                     capability,
                     binding,
-                },
-            };
-            let invocation =
-                Invocation::new(origin, target, &call.operation, call.payload.into_owned());
-            bus.call_local(invocation)
-                .await
-                .map_err(|e| (e.to_string(), e.kind()))
+                })
+            }
         }
-    };
-    let host = Cow::Borrowed(&*served.host_id);
-    let reply = match &outcome {
-        Ok(payload) => InvocationReply {
-            payload: Cow::Borrowed(payload),
-            error: None,
-            host,
-            error_kind: None,
-        },
-        Err((error, kind)) => {
-            tracing::debug!(entity = ?served.entity, "remote invocation failed: {error}");
-            InvocationReply {
-                payload: Cow::Borrowed(&[]),
-                error: Some(error.clone()),
+    }
+
+    /// Sends the reply to the call `id`, sealed like the call.
+    async fn reply(
+        &self,
+        reply_to: &async_nats::Subject,
+        id: Option<&MessageId>,
+        outcome: Result<Vec<u8>, (String, CallErrorKind)>,
+    ) {
+        let host = Cow::Borrowed(&*self.host_id);
+        let reply = match &outcome {
+            Ok(payload) => InvocationReply {
+                payload: Cow::Borrowed(payload),
+                error: None,
                 host,
-                error_kind: Some(Cow::Borrowed(kind.name())),
+                error_kind: None,
+            },
+            Err((error, kind)) => {
+                tracing::debug!(entity = ?self.entity, "remote invocation failed: {error}");
+                InvocationReply {
+                    payload: Cow::Borrowed(&[]),
+                    error: Some(error.clone()),
+                    host,
+                    error_kind: Some(Cow::Borrowed(kind.name())),
+                }
             }
-        }
-    };
-    match encode_envelope(&reply, reply.payload.len()) {
-        Ok(bytes) => {
-            if let Err(e) = served.client.publish(reply_to, bytes).await {
-                tracing::warn!("cannot send an invocation reply: {e}");
+        };
+        let sealed = self.client.trust().seal(
+            Kind::Reply,
+            reply_to,
+            id,
+            reply.payload.len() + 128,
+            |out| trellis_codec::encode_into(&reply, out),
+        );
+        match sealed {
+            Ok(sealed) => {
+                if let Err(e) = self.client.publish(reply_to.clone(), sealed.bytes).await {
+                    tracing::warn!("cannot send an invocation reply: {e}");
+                }
             }
+            Err(e) => tracing::warn!("cannot encode an invocation reply: {e}"),
         }
-        Err(e) => tracing::warn!("cannot encode an invocation reply: {e}"),
     }
 }

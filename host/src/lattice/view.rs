@@ -66,6 +66,18 @@ impl View {
         gone
     }
 
+    /// Whether `host` advertises `actor` with `capability` in its claims;
+    /// `None` when `host` is not in the view.
+    pub fn vouches(&self, host: &str, actor: &str, capability: &str) -> Option<bool> {
+        let (inventory, _) = self.peers.get(host)?;
+        Some(
+            inventory
+                .actors
+                .iter()
+                .any(|a| a.id == actor && a.caps.iter().any(|c| c == capability)),
+        )
+    }
+
     /// The inventories of every host in the view.
     pub fn inventories(&self) -> Vec<Inventory> {
         self.peers

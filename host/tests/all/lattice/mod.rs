@@ -814,3 +814,4 @@ async fn kvcounter_counts_across_three_hosts() {
     actor_host.shutdown().await;
     leave(&[&http_host, &kv_host]).await;
 }
+mod trusted;

@@ -109,8 +109,8 @@ impl Placement {
         };
         let reply = match self.admit(&request, everyone) {
             Ok(control) => self.serve_control(control),
-            Err(why) => {
-                self.client.trust().refuse(Refusal::WrongSender, subject);
+            Err((refusal, why)) => {
+                self.client.trust().refuse(refusal, subject);
                 ControlReply { error: Some(why) }
             }
         };
@@ -129,7 +129,7 @@ impl Placement {
         &self,
         request: &Received<Control>,
         everyone: &[Inventory],
-    ) -> Result<Control, String> {
+    ) -> Result<Control, (Refusal, String)> {
         match &request.value {
             Control::Bind {
                 owner,
@@ -139,10 +139,16 @@ impl Placement {
                 values,
             } => {
                 if !request.is_from_host(owner) {
-                    return Err(format!("bind refused: not signed by its owner {owner}"));
+                    return Err((
+                        Refusal::WrongSender,
+                        format!("bind refused: not signed by its owner {owner}"),
+                    ));
                 }
                 let claims = vouched_actor(everyone, actor, capability).ok_or_else(|| {
-                    format!("bind refused: no host advertises actor {actor} with capability {capability}")
+                    (
+                        Refusal::NotEntitled,
+                        format!("bind refused: no host advertises actor {actor} with capability {capability}"),
+                    )
                 })?;
                 let mut values: HashMap<String, String> = values
                     .iter()
@@ -158,9 +164,10 @@ impl Placement {
                     values,
                 })
             }
-            Control::Unbind { owner, .. } if !request.is_from_host(owner) => {
-                Err(format!("unbind refused: not signed by its owner {owner}"))
-            }
+            Control::Unbind { owner, .. } if !request.is_from_host(owner) => Err((
+                Refusal::WrongSender,
+                format!("unbind refused: not signed by its owner {owner}"),
+            )),
             Control::Unbind { .. } => Ok(request.value.clone()),
         }
     }

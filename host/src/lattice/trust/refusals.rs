@@ -36,7 +36,8 @@ pub enum Refusal {
     /// that may not ask for it.
     WrongSender,
     /// A call from an actor its host does not vouch for, or without the
-    /// capability it calls.
+    /// capability it calls; a bind of an actor no host advertises with the
+    /// capability.
     NotEntitled,
 }
 
@@ -53,7 +54,7 @@ impl Refusal {
             Refusal::OutOfWindow => "too old or from the future",
             Refusal::WrongSubject => "sealed for another subject",
             Refusal::WrongSender => "signed by someone other than its sender",
-            Refusal::NotEntitled => "the calling actor is not entitled to it",
+            Refusal::NotEntitled => "the actor is not entitled to it",
         }
     }
 }

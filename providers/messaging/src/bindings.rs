@@ -95,6 +95,7 @@ impl<D: Deliver> Messaging<D> {
             url = %shown_url,
             subscription = config.subscription.as_deref().unwrap_or(""),
             queue_group = config.queue_group.as_deref().unwrap_or(""),
+            allow_lattice_subjects = config.lattice.allowed,
             "actor bound to {CAPABILITY}"
         );
         let old = self.bindings().insert(

@@ -62,6 +62,7 @@ fn fixture() -> (
 
 /// A plain client listening on every lattice subject and on [`MARKER`].
 struct Listener {
+    _client: async_nats::Client,
     lattice: async_nats::Subscriber,
     marker: async_nats::Subscriber,
 }
@@ -72,7 +73,11 @@ impl Listener {
         let lattice = raw.subscribe("trellis.>").await.unwrap();
         let marker = raw.subscribe(MARKER).await.unwrap();
         sync(&raw).await;
-        Listener { lattice, marker }
+        Listener {
+            _client: raw,
+            lattice,
+            marker,
+        }
     }
 
     /// Has `actor` publish on [`MARKER`] and waits for it: one connection's

@@ -1,6 +1,11 @@
 //! The sample actors with the providers they use, through real HTTP.
 
 use crate::support::*;
+use futures::StreamExt;
+use std::time::Duration;
+
+/// The responder's key (examples/responder.yaml binds it).
+const RESPONDER_KEY: &str = "MBHBBKDM2NTYLXZB4E22QYGVBVGSOGFZYJSNK2BZBRWUOKREPW2KLKSB";
 
 /// kvcounter behind the HTTP server, its counters in `wascc:keyvalue`
 /// (in memory without a URL, else in the Redis at `url`).
@@ -114,5 +119,43 @@ async fn responder_answers_requests_on_its_subject() {
         .await
         .expect("the responder answers");
     assert_eq!(&reply.payload[..], b"reply: hello");
+    host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn responder_cannot_reply_onto_a_lattice_subject() {
+    let nats = NatsServer::start();
+    let url = nats.url();
+    let host = host();
+    host.apply(&example("responder.yaml", &[("NATS_URL", url.clone())]))
+        .await
+        .expect("examples/responder.yaml applies");
+    let client = async_nats::connect(url.as_str()).await.expect("connects");
+    let mut lattice = client.subscribe("trellis.>").await.unwrap();
+    // The server takes this connection's subscriptions before its publications.
+    let mut marker = client.subscribe("checks.marker").await.unwrap();
+    // The responder publishes its reply on whatever reply subject it is given:
+    // here, its own invocation subject in the lattice.
+    let forged = format!("trellis.default.actor.{RESPONDER_KEY}");
+    client
+        .publish_with_reply("greetings", forged, "forged".into())
+        .await
+        .unwrap();
+    client
+        .publish_with_reply("greetings", "checks.marker", "marker".into())
+        .await
+        .unwrap();
+    // The responder takes its messages in order and publishes on one
+    // connection: once the marker's reply is here, the forged one would be too.
+    let reply = tokio::time::timeout(Duration::from_secs(5), marker.next())
+        .await
+        .expect("the marker's reply arrives")
+        .expect("subscription open");
+    assert_eq!(&reply.payload[..], b"reply: marker");
+    if let Ok(Some(message)) =
+        tokio::time::timeout(Duration::from_millis(300), lattice.next()).await
+    {
+        panic!("the responder reached {}", message.subject);
+    }
     host.shutdown().await;
 }

@@ -60,6 +60,9 @@ impl<D: Deliver> Messaging<D> {
         values: &HashMap<String, String>,
     ) -> Result<(), MessagingError> {
         let config = Config::from_values(values)?;
+        if let Some(subject) = &config.subscription {
+            config.lattice.check_subscription(actor, subject)?;
+        }
         if self
             .bindings()
             .get(actor)
@@ -92,6 +95,7 @@ impl<D: Deliver> Messaging<D> {
             url = %shown_url,
             subscription = config.subscription.as_deref().unwrap_or(""),
             queue_group = config.queue_group.as_deref().unwrap_or(""),
+            allow_lattice_subjects = config.lattice.allowed,
             "actor bound to {CAPABILITY}"
         );
         let old = self.bindings().insert(
@@ -136,10 +140,10 @@ impl<D: Deliver> Messaging<D> {
         operation: &str,
         payload: &[u8],
     ) -> Result<Vec<u8>, MessagingError> {
-        let client = self
+        let (client, lattice) = self
             .bindings()
             .get(actor)
-            .map(|b| b.client.clone())
+            .map(|b| (b.client.clone(), b.config.lattice))
             .ok_or_else(|| MessagingError::NotBound(actor.to_owned()))?;
         let decode_error = |source| MessagingError::Decode {
             operation: operation.to_owned(),
@@ -149,12 +153,16 @@ impl<D: Deliver> Messaging<D> {
             OP_PUBLISH => {
                 let message: BrokerMessage = decode(payload).map_err(decode_error)?;
                 tracing::trace!(actor, subject = %message.subject, "publish");
+                lattice.check_send(actor, "subject", &message.subject)?;
+                // Whoever answers would publish on the reply subject for the actor.
+                lattice.check_send(actor, "reply subject", &message.reply_to)?;
                 publish(&client, message).await?;
                 Ok(Vec::new())
             }
             OP_REQUEST => {
                 let request: RequestMessage = decode(payload).map_err(decode_error)?;
                 tracing::trace!(actor, subject = %request.subject, "request");
+                lattice.check_send(actor, "subject", &request.subject)?;
                 let reply = request_reply(&client, request).await?;
                 encode(&reply).map_err(MessagingError::Encode)
             }

@@ -1,6 +1,7 @@
 //! The binding values: which NATS server, which subject to subscribe to, in
-//! which queue group.
+//! which queue group, and whether the lattice's subjects may be used.
 
+use crate::lattice::LatticeGuard;
 use crate::MessagingError;
 use std::collections::HashMap;
 
@@ -10,6 +11,9 @@ pub const URL_KEY: &str = "URL";
 pub const SUBSCRIPTION_KEY: &str = "SUBSCRIPTION";
 /// The binding value naming the queue group of the subscription.
 pub const QUEUE_GROUP_KEY: &str = "QUEUE_GROUP";
+/// The binding value that, set to `true`, lets the actor use the lattice's
+/// subjects (see [`LATTICE_ROOT`](crate::LATTICE_ROOT)); `false` by default.
+pub const ALLOW_LATTICE_SUBJECTS_KEY: &str = "ALLOW_LATTICE_SUBJECTS";
 /// The server used when a binding has no `URL`.
 pub const DEFAULT_URL: &str = "nats://127.0.0.1:4222";
 
@@ -22,6 +26,8 @@ pub(crate) struct Config {
     pub(crate) subscription: Option<String>,
     /// The queue group the subscription joins, if any.
     pub(crate) queue_group: Option<String>,
+    /// Whether the lattice's subjects are refused.
+    pub(crate) lattice: LatticeGuard,
 }
 
 impl Config {
@@ -54,7 +60,57 @@ impl Config {
             url,
             subscription,
             queue_group,
+            lattice: LatticeGuard {
+                allowed: allow_lattice_subjects(values)?,
+            },
         })
+    }
+
+    #[test]
+    fn allow_lattice_subjects_is_true_or_false() {
+        let allowed = |value: &str| {
+            Config::from_values(
+                &ActorBinding::new("MACTOR", &[("ALLOW_LATTICE_SUBJECTS", value)]).values,
+            )
+            .map(|config| config.lattice.allowed)
+        };
+        assert_eq!(allowed("true"), Ok(true));
+        assert_eq!(allowed(" false "), Ok(false));
+        for bad in ["yes", "TRUE", "1", ""] {
+            assert_eq!(
+                allowed(bad).unwrap_err().to_string(),
+                format!("ALLOW_LATTICE_SUBJECTS must be true or false, not '{bad}'")
+            );
+        }
+    }
+}
+
+/// The `ALLOW_LATTICE_SUBJECTS` value: `true` or `false`, `false` when absent.
+fn allow_lattice_subjects(values: &HashMap<String, String>) -> Result<bool, MessagingError> {
+    match values.get(ALLOW_LATTICE_SUBJECTS_KEY).map(|v| v.trim()) {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(MessagingError::BadBinding(format!(
+            "{ALLOW_LATTICE_SUBJECTS_KEY} must be true or false, not '{other}'"
+        ))),
+    }
+
+    #[test]
+    fn allow_lattice_subjects_is_true_or_false() {
+        let allowed = |value: &str| {
+            Config::from_values(
+                &ActorBinding::new("MACTOR", &[("ALLOW_LATTICE_SUBJECTS", value)]).values,
+            )
+            .map(|config| config.lattice.allowed)
+        };
+        assert_eq!(allowed("true"), Ok(true));
+        assert_eq!(allowed(" false "), Ok(false));
+        for bad in ["yes", "TRUE", "1", ""] {
+            assert_eq!(
+                allowed(bad).unwrap_err().to_string(),
+                format!("ALLOW_LATTICE_SUBJECTS must be true or false, not '{bad}'")
+            );
+        }
     }
 }
 
@@ -71,6 +127,7 @@ mod tests {
         assert_eq!(config.url, DEFAULT_URL);
         assert_eq!(config.subscription, None);
         assert_eq!(config.queue_group, None);
+        assert!(!config.lattice.allowed);
         let config = Config::from_values(
             &ActorBinding::new(
                 "MACTOR",
@@ -98,5 +155,23 @@ mod tests {
             e.to_string(),
             "QUEUE_GROUP needs a SUBSCRIPTION to subscribe with"
         );
+    }
+
+    #[test]
+    fn allow_lattice_subjects_is_true_or_false() {
+        let allowed = |value: &str| {
+            Config::from_values(
+                &ActorBinding::new("MACTOR", &[("ALLOW_LATTICE_SUBJECTS", value)]).values,
+            )
+            .map(|config| config.lattice.allowed)
+        };
+        assert_eq!(allowed("true"), Ok(true));
+        assert_eq!(allowed(" false "), Ok(false));
+        for bad in ["yes", "TRUE", "1", ""] {
+            assert_eq!(
+                allowed(bad).unwrap_err().to_string(),
+                format!("ALLOW_LATTICE_SUBJECTS must be true or false, not '{bad}'")
+            );
+        }
     }
 }

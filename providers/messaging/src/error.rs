@@ -1,5 +1,7 @@
 //! The errors of calls and bindings, in the words the caller sees.
 
+use crate::config::{ALLOW_LATTICE_SUBJECTS_KEY, SUBSCRIPTION_KEY};
+use crate::lattice::LATTICE_ROOT;
 use trellis_codec::messaging::CAPABILITY;
 use trellis_codec::CodecError;
 use trellis_provider_sdk::ProviderError;
@@ -27,6 +29,25 @@ pub enum MessagingError {
     /// A binding value is unusable.
     #[error("{0}")]
     BadBinding(String),
+    /// A publication or request to a subject of the lattice, by a binding
+    /// that does not allow it.
+    #[error(
+        "{role} {subject} is reserved for the lattice; \
+         set {ALLOW_LATTICE_SUBJECTS_KEY}=true on the binding to allow it"
+    )]
+    LatticeSubject {
+        /// How the call used the subject: `subject` or `reply subject`.
+        role: &'static str,
+        /// The subject.
+        subject: String,
+    },
+    /// A subscription that could receive the lattice's messages, by a
+    /// binding that does not allow it.
+    #[error(
+        "{SUBSCRIPTION_KEY} {0} could receive the lattice's subjects ({LATTICE_ROOT}.…); \
+         set {ALLOW_LATTICE_SUBJECTS_KEY}=true on the binding to allow it"
+    )]
+    LatticeSubscription(String),
     /// The server could not be reached.
     #[error("cannot connect to NATS at {url}: {message}")]
     Connect {

@@ -19,6 +19,7 @@
 //! | `URL` | `nats://127.0.0.1:4222` | the NATS server (`nats://[user:password@]host[:port]`) |
 //! | `SUBSCRIPTION` | none | a subject (wildcards allowed) whose messages are delivered to the actor |
 //! | `QUEUE_GROUP` | none | subscribe in this queue group: the bindings in one group share the messages, each is delivered once |
+//! | `ALLOW_LATTICE_SUBJECTS` | `false` | `true` lets the actor use the lattice's subjects (below); anything but `true`/`false` fails the binding |
 //!
 //! Each binding has its own NATS connection. Binding connects (within 3 s)
 //! and subscribes before it returns, so a message published once the binding
@@ -29,6 +30,21 @@
 //! the same values keeps the connection; other values replace it. Removing
 //! the binding stops delivery and closes the connection. Passwords in URLs are
 //! masked in every message.
+//!
+//! # The lattice's subjects
+//!
+//! The lattice's own traffic lives under `trellis.<namespace>.…`, often on the
+//! very server this provider connects to. So that an actor cannot forge
+//! invocations or read them, a binding by default may not publish or request
+//! on a subject whose first token is `trellis` (nor give such a subject as
+//! `replyTo`), and may not subscribe to one that could match it (first token
+//! `trellis`, `*` or `>`). Subscribing is refused when binding; publishing
+//! and requesting when called, with `subject trellis.… is reserved for the
+//! lattice; set ALLOW_LATTICE_SUBJECTS=true on the binding to allow it`.
+//! Each refusal is logged (warn) with the actor and the subject. Other
+//! subjects, `trellisx.…` or `_INBOX.…` among them, are not affected.
+//! `ALLOW_LATTICE_SUBJECTS=true` is for operators who knowingly bridge an
+//! actor into the lattice.
 //!
 //! # Errors
 //!
@@ -46,12 +62,16 @@ mod client;
 mod config;
 mod deliver;
 mod error;
+mod lattice;
 
 pub use bindings::Messaging;
 pub use client::{CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT};
-pub use config::{DEFAULT_URL, QUEUE_GROUP_KEY, SUBSCRIPTION_KEY, URL_KEY};
+pub use config::{
+    ALLOW_LATTICE_SUBJECTS_KEY, DEFAULT_URL, QUEUE_GROUP_KEY, SUBSCRIPTION_KEY, URL_KEY,
+};
 pub use deliver::Deliver;
 pub use error::MessagingError;
+pub use lattice::LATTICE_ROOT;
 
 use std::sync::Arc;
 use trellis_codec::messaging::{CAPABILITY, OP_PUBLISH, OP_REQUEST};

@@ -37,7 +37,7 @@ mod serving;
 mod view;
 
 pub use client::LatticeClient;
-pub use config::LatticeConfig;
+pub use config::{ClientCertificate, LatticeConfig};
 
 use crate::events::HostEvent;
 use crate::host::Host;
@@ -65,6 +65,16 @@ pub enum LatticeError {
     /// The credentials file could not be read.
     #[error("cannot read the NATS credentials file {path}: {message}")]
     Credentials {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A TLS file (CA certificates, client certificate or key) cannot be used.
+    #[error("cannot use {path} as the lattice's TLS {what}: {message}")]
+    Tls {
+        /// Which file it was meant to be: `CA file`, `client certificate`, `client key`.
+        what: String,
         /// The file.
         path: String,
         /// What went wrong.

@@ -6,9 +6,9 @@
 //! here, by the test, as an operator would make them with their own tools.
 
 use super::{config, health, leave, member, trellis_json};
+use crate::support::*;
 use pki::Pki;
 use rcgen::ExtendedKeyUsagePurpose;
-use crate::support::*;
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -247,15 +247,13 @@ async fn trellis_lattice_hosts_reaches_a_tls_lattice_with_the_ca_flag() {
             "--lattice-tls-ca",
             ca.as_str(),
         ]
-            .map(String::from)
-            .to_vec()
+        .map(String::from)
+        .to_vec()
     };
     let hosts = trellis_json(&tls_args(&pki.ca_file()));
     let hosts = hosts.as_array().expect("a list of hosts");
     assert!(
-        hosts
-            .iter()
-            .any(|h| h["host"] == member_host.1.host_id()),
+        hosts.iter().any(|h| h["host"] == member_host.1.host_id()),
         "{hosts:#?}"
     );
 
@@ -274,12 +272,12 @@ async fn trellis_lattice_hosts_reaches_a_tls_lattice_with_the_ca_flag() {
 /// credentials file (its JWT and its seed).
 mod operator {
     use data_encoding::{BASE32_NOPAD, BASE64URL_NOPAD};
+    use nkeys::KeyPair;
     use serde_json::{json, Value};
     use sha2::{Digest, Sha512_256};
     use std::time::{SystemTime, UNIX_EPOCH};
     use trellis_host::lattice::LatticeConfig;
     use trellis_test_support::NatsServer;
-    use nkeys::KeyPair;
 
     /// A JWT of NATS's v2 format: `claims` (with `nats`, the claims of the
     /// kind) about `subject`, signed by `issuer`.

@@ -287,7 +287,7 @@ mod tests {
         let config = LatticeConfig {
             tls_client: Some(ClientCertificate {
                 cert: cert.clone(),
-                key: cert.clone(),
+                key: cert,
             }),
             ..LatticeConfig::default()
         };

@@ -7,7 +7,8 @@
 //!   leaves none behind.
 //! - [`NatsServer`] and [`RedisServer`] (a [`Server`] of each kind): real
 //!   servers on free loopback ports, ready when returned, restartable on
-//!   their port, killed when dropped.
+//!   their port, killed when dropped; their output is kept for the test to
+//!   read, and a server that exits at start is reported with its own words.
 //! - [`workspace_root`], [`profile_dir`], [`library`], [`actor`]: where the
 //!   artifacts the tests load (provider libraries, signed actors) are built.
 //!

@@ -69,6 +69,8 @@ pub struct Server<K: ServerKind> {
     paused: bool,
     /// Holds a configuration file the arguments name, if any.
     _config_dir: Option<tempfile::TempDir>,
+    /// Where the process's standard output and error go, across restarts.
+    log: tempfile::NamedTempFile,
     kind: PhantomData<K>,
 }
 
@@ -203,6 +205,7 @@ impl<K: ServerKind> Server<K> {
             process: None,
             paused: false,
             _config_dir: None,
+            log: tempfile::NamedTempFile::new().expect("a temporary file for the server's log"),
             kind: PhantomData,
         }
     }
@@ -220,14 +223,29 @@ impl<K: ServerKind> Server<K> {
         panic!("could not start {}: {last_error}", K::PROGRAM);
     }
 
+    /// What the server wrote to its standard output and error so far, over
+    /// all its runs.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+
+    /// The server's output as a file both streams can write to.
+    fn log_sink(&self) -> Stdio {
+        self.log
+            .as_file()
+            .try_clone()
+            .map(Stdio::from)
+            .expect("the server's log file can be shared")
+    }
+
     /// Runs the program and waits until it is ready.
     fn launch(&mut self) -> Result<(), String> {
         let program = K::PROGRAM;
         let mut process = Process::spawn(
             Command::new(program)
                 .args(&self.args)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null()),
+                .stdout(self.log_sink())
+                .stderr(self.log_sink()),
             &format!(
                 "{program} (the tests start real servers: install it with \
                  `scripts/setup --with-servers`, or `apt-get install {program}`)"
@@ -236,7 +254,11 @@ impl<K: ServerKind> Server<K> {
         let deadline = Instant::now() + STARTUP;
         loop {
             if let Some(status) = process.exited() {
-                return Err(format!("{program} exited at start with {status}"));
+                // Its last words say why: a configuration it rejects, a port in use.
+                return Err(format!(
+                    "{program} exited at start with {status}; its output:\n{}",
+                    self.log()
+                ));
             }
             if self.answers() {
                 self.process = Some(process);
@@ -285,6 +307,18 @@ mod tests {
         assert!(accepts(port));
         drop(nats);
         assert!(!accepts(port));
+    }
+
+    #[test]
+    #[should_panic(expected = "unknown field \"no_such_option\"")]
+    fn a_rejected_configuration_is_reported_with_the_servers_words() {
+        NatsServer::with_config("no_such_option: 1");
+    }
+
+    #[test]
+    fn the_servers_output_is_kept() {
+        let nats = NatsServer::start();
+        assert!(nats.log().contains("Server is ready"), "{}", nats.log());
     }
 
     #[test]

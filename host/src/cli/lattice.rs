@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use trellis_host::lattice::protocol::{Inventory, InventoryRequest};
-use trellis_host::lattice::{Lattice, LatticeClient, LatticeConfig};
+use trellis_host::lattice::{ClientCertificate, Lattice, LatticeClient, LatticeConfig};
 use trellis_host::{Host, Invocation};
 
 /// How to reach the lattice (shared by `trellis up` and these commands).
@@ -29,6 +29,27 @@ pub struct LatticeArgs {
         value_name = "FILE"
     )]
     creds: Option<PathBuf>,
+    /// PEM file of the CA certificates that signed the NATS server's TLS
+    /// certificate; given one, the connection must be TLS.
+    #[arg(long = "lattice-tls-ca", env = "LATTICE_TLS_CA", value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
+    /// PEM file of a TLS client certificate, for a server that verifies
+    /// its clients (with --lattice-tls-key).
+    #[arg(
+        long = "lattice-tls-cert",
+        env = "LATTICE_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// PEM file of the private key of --lattice-tls-cert.
+    #[arg(
+        long = "lattice-tls-key",
+        env = "LATTICE_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    tls_key: Option<PathBuf>,
     /// Lattice namespace: hosts in other namespaces are invisible.
     #[arg(
         long = "lattice-namespace",
@@ -84,6 +105,12 @@ impl LatticeArgs {
         LatticeConfig {
             host: self.host.clone(),
             creds_file: self.creds.clone(),
+            tls_ca: self.tls_ca.clone(),
+            tls_client: self
+                .tls_cert
+                .clone()
+                .zip(self.tls_key.clone())
+                .map(|(cert, key)| ClientCertificate { cert, key }),
             namespace: self.namespace.clone(),
             rpc_timeout: Duration::from_millis(self.rpc_timeout_ms),
             // At most an hour: the lattice's timing multiplies the beat.

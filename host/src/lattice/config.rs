@@ -1,7 +1,7 @@
-//! How a host finds its lattice: NATS address, credentials, namespace, timings.
+//! How a host finds its lattice: NATS address, credentials, TLS, namespace, timings.
 
 use super::trust::{ClusterKeys, Trust, TrustError};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use trellis_claims::nkeys::KeyPair;
 
@@ -14,6 +14,14 @@ pub struct LatticeConfig {
     pub host: String,
     /// A NATS credentials file (`LATTICE_CREDS_FILE`).
     pub creds_file: Option<PathBuf>,
+    /// PEM file of the CA certificates to trust for the server's TLS
+    /// certificate (`LATTICE_TLS_CA`), instead of the system's. Given one,
+    /// the connection must be TLS, whatever the URL's scheme.
+    pub tls_ca: Option<PathBuf>,
+    /// A client certificate and its private key, both PEM files
+    /// (`LATTICE_TLS_CERT`, `LATTICE_TLS_KEY`), for a server that verifies
+    /// its clients.
+    pub tls_client: Option<ClientCertificate>,
     /// Hosts in different namespaces share a NATS server without seeing each other.
     pub namespace: String,
     /// Longest a call through the lattice may take.
@@ -36,6 +44,8 @@ impl Default for LatticeConfig {
         LatticeConfig {
             host: "127.0.0.1".into(),
             creds_file: None,
+            tls_ca: None,
+            tls_client: None,
             namespace: "default".into(),
             rpc_timeout: Duration::from_secs(2),
             heartbeat: Duration::from_secs(5),
@@ -44,6 +54,15 @@ impl Default for LatticeConfig {
             cluster_issuers: Vec::new(),
         }
     }
+}
+
+/// A TLS client certificate: the certificate chain and its private key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCertificate {
+    /// PEM file of the certificate (and any intermediates).
+    pub cert: PathBuf,
+    /// PEM file of its private key.
+    pub key: PathBuf,
 }
 
 /// Credentials given inside the URL.
@@ -60,7 +79,7 @@ impl LatticeConfig {
         split_credentials(&self.url()).0
     }
 
-    /// Connection options for a client named `name`: timeouts, the
+    /// Connection options for a client named `name`: timeouts, TLS, the
     /// credentials file, and user/password or token given in the URL.
     pub async fn connect_options(
         &self,
@@ -73,6 +92,7 @@ impl LatticeConfig {
         if self.retry_connect {
             options = options.retry_on_initial_connect();
         }
+        options = self.tls_options(options)?;
         options = match split_credentials(&self.url()).1 {
             Some(UrlAuth::UserPassword(user, password)) => {
                 options.user_and_password(user, password)
@@ -110,6 +130,26 @@ impl LatticeConfig {
         Ok(Trust::cluster(keys, member)?)
     }
 
+    /// Adds the CA file and the client certificate, each checked first: the
+    /// NATS client reads them only while connecting, and would report a
+    /// missing file as a failed connection without naming it.
+    fn tls_options(
+        &self,
+        mut options: async_nats::ConnectOptions,
+    ) -> Result<async_nats::ConnectOptions, super::LatticeError> {
+        if let Some(ca) = &self.tls_ca {
+            check_pem(ca, "CA file", "CERTIFICATE")?;
+            // A CA file says the server is known to speak TLS: never fall back to plain text.
+            options = options.add_root_certificates(ca.clone()).require_tls(true);
+        }
+        if let Some(client) = &self.tls_client {
+            check_pem(&client.cert, "client certificate", "CERTIFICATE")?;
+            check_pem(&client.key, "client key", "PRIVATE KEY")?;
+            options = options.add_client_certificate(client.cert.clone(), client.key.clone());
+        }
+        Ok(options)
+    }
+
     /// The NATS URL `host` stands for: an empty host means the loopback
     /// leafcar, a missing port means 4222, a URL is taken as it is.
     fn url(&self) -> String {
@@ -132,6 +172,28 @@ impl LatticeConfig {
     }
 }
 
+/// Checks that `path` can be read and holds a PEM block whose label ends in
+/// `label` (`CERTIFICATE`; `PRIVATE KEY` also matches `EC PRIVATE KEY`…).
+fn check_pem(path: &Path, what: &str, label: &str) -> Result<(), super::LatticeError> {
+    let fail = |message: String| super::LatticeError::Tls {
+        what: what.to_string(),
+        path: path.display().to_string(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    let holds_block = text.lines().any(|line| {
+        line.trim()
+            .strip_prefix("-----BEGIN ")
+            .and_then(|rest| rest.strip_suffix("-----"))
+            .is_some_and(|found| found.ends_with(label))
+    });
+    if holds_block {
+        Ok(())
+    } else {
+        Err(fail(format!("it holds no PEM {label}")))
+    }
+}
+
 /// `nats://user:pass@host:4222` → (`nats://host:4222`, user and password);
 /// `nats://token@host` → (`nats://host`, token).
 fn split_credentials(url: &str) -> (String, Option<UrlAuth>) {
@@ -150,7 +212,8 @@ fn split_credentials(url: &str) -> (String, Option<UrlAuth>) {
 
 #[cfg(test)]
 mod tests {
-    use super::{split_credentials, LatticeConfig, UrlAuth};
+    use super::{split_credentials, ClientCertificate, LatticeConfig, UrlAuth};
+    use std::path::PathBuf;
 
     #[test]
     fn credentials_leave_the_url() {
@@ -178,5 +241,86 @@ mod tests {
         assert_eq!(url("10.0.0.5:4333"), "nats://10.0.0.5:4333");
         assert_eq!(url("[::1]:4333"), "nats://[::1]:4333");
         assert_eq!(url("tls://u:p@h:4443"), "tls://u:p@h:4443");
+    }
+
+    /// The error of connecting with `config`'s TLS files, as a user reads it.
+    async fn tls_error(config: LatticeConfig) -> String {
+        config
+            .connect_options("test")
+            .await
+            .err()
+            .expect("the TLS files are refused")
+            .to_string()
+    }
+
+    fn with_ca(path: PathBuf) -> LatticeConfig {
+        LatticeConfig {
+            tls_ca: Some(path),
+            ..LatticeConfig::default()
+        }
+    }
+
+    // A syntactically PEM certificate: the files are only checked for
+    // presence and form here; the integration tests use real certificates.
+    const PEM_CERT: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+
+    #[tokio::test]
+    async fn a_missing_ca_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("no-such-ca.pem");
+        let err = tls_error(with_ca(missing.clone())).await;
+        assert!(
+            err.contains(&missing.display().to_string()) && err.contains("TLS CA file"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_ca_file_without_certificates_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("ca.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let err = tls_error(with_ca(empty)).await;
+        assert!(err.contains("holds no PEM CERTIFICATE"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn readable_tls_files_are_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        std::fs::write(&cert, PEM_CERT).unwrap();
+        std::fs::write(
+            &key,
+            "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let client = ClientCertificate {
+            cert: cert.clone(),
+            key,
+        };
+        let config = LatticeConfig {
+            tls_client: Some(client),
+            ..with_ca(cert)
+        };
+        assert!(config.connect_options("test").await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_client_key_that_is_a_certificate_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = dir.path().join("cert.pem");
+        std::fs::write(&cert, PEM_CERT).unwrap();
+        let config = LatticeConfig {
+            tls_client: Some(ClientCertificate {
+                cert: cert.clone(),
+                key: cert,
+            }),
+            ..LatticeConfig::default()
+        };
+        let err = tls_error(config).await;
+        assert!(
+            err.contains("TLS client key") && err.contains("holds no PEM PRIVATE KEY"),
+            "{err}"
+        );
     }
 }

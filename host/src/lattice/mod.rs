@@ -38,7 +38,7 @@ pub mod trust;
 mod view;
 
 pub use client::LatticeClient;
-pub use config::LatticeConfig;
+pub use config::{ClientCertificate, LatticeConfig};
 
 use crate::events::HostEvent;
 use crate::host::Host;
@@ -74,6 +74,16 @@ pub enum LatticeError {
     /// The cluster keys could not be used.
     #[error(transparent)]
     Trust(#[from] trust::TrustError),
+    /// A TLS file (CA certificates, client certificate or key) cannot be used.
+    #[error("cannot use {path} as the lattice's TLS {what}: {message}")]
+    Tls {
+        /// Which file it was meant to be: `CA file`, `client certificate`, `client key`.
+        what: String,
+        /// The file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
     /// A subscription failed.
     #[error("cannot subscribe to {subject}: {message}")]
     Subscribe {

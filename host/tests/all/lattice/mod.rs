@@ -2,6 +2,8 @@
 //! (many members per test are cheap) and, for the seed's demo, as separate
 //! `trellis up` processes exactly as a user runs them.
 
+mod transport;
+
 use crate::support::*;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -200,13 +200,18 @@ impl LatticeClient {
         reply.error.map_or(Ok(()), Err)
     }
 
-    /// Asks every host for its inventory and collects the answers for
-    /// `wait`, sorted by host id.
-    pub async fn inventories(&self, wait: Duration) -> Result<Vec<Inventory>, LatticeError> {
+    /// Asks every host for its inventory (with what `request` asks for) and
+    /// collects the answers for `wait`, sorted by host id.
+    pub async fn inventories(
+        &self,
+        wait: Duration,
+        request: super::protocol::InventoryRequest,
+    ) -> Result<Vec<Inventory>, LatticeError> {
         let inbox = self.nats.new_inbox();
         let mut answers = self.subscribe(inbox.clone()).await?;
+        let body = serde_json::to_vec(&request).unwrap_or_default();
         self.nats
-            .publish_with_reply(self.subjects.inventory(), inbox, Vec::new().into())
+            .publish_with_reply(self.subjects.inventory(), inbox, body.into())
             .await
             .map_err(|e| LatticeError::Publish {
                 subject: self.subjects.inventory(),

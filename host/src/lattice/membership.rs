@@ -73,7 +73,9 @@ impl Membership {
         let answering = tokio::spawn(async move {
             while let Some(message) = requests.next().await {
                 if let Some(reply) = message.reply {
-                    me.client.publish_json(reply, &me.inventory()).await;
+                    me.client
+                        .publish_json(reply, &me.answer(&message.payload))
+                        .await;
                 }
             }
         });
@@ -162,8 +164,28 @@ impl Membership {
             .await;
     }
 
-    /// What this host runs, as the lattice sees it.
+    /// Whether this host shows its bindings' values to an inventory request
+    /// that asks for them. Never, for now: an open lattice does not reveal
+    /// them to whoever can reach it.
+    pub fn may_reveal_values(&self) -> bool {
+        false
+    }
+
+    /// The answer to an inventory request with `body`: the inventory, with
+    /// the bindings' values only when asked for and allowed.
+    fn answer(&self, body: &[u8]) -> Inventory {
+        let reveal =
+            super::protocol::InventoryRequest::read(body).reveals(self.may_reveal_values());
+        self.inventory_revealing(reveal)
+    }
+
+    /// What this host runs, as the lattice sees it (no binding values).
     pub fn inventory(&self) -> Inventory {
+        self.inventory_revealing(false)
+    }
+
+    /// [`Self::inventory`]; `reveal` adds the bindings' values, masked.
+    fn inventory_revealing(&self, reveal: bool) -> Inventory {
         let Some(host) = self.host.upgrade() else {
             return Inventory::default();
         };
@@ -200,17 +222,11 @@ impl Membership {
             .bindings()
             .into_iter()
             .map(|b| {
-                let key = BindingKey::of(&b);
-                BindingSummary {
-                    owner: self
-                        .placement
-                        .owners_of(&key)
-                        .unwrap_or_else(|| self.host_id.clone()),
-                    actor: b.actor,
-                    capability: b.capability,
-                    binding: b.binding,
-                    config: key.config,
-                }
+                let owner = self
+                    .placement
+                    .owners_of(&BindingKey::of(&b))
+                    .unwrap_or_else(|| self.host_id.clone());
+                BindingSummary::of(&b, owner, reveal)
             })
             .collect();
         Inventory {

@@ -546,7 +546,8 @@ mod tests {
     #[test]
     fn an_inventory_request_asks_for_values_only_explicitly() {
         assert!(InventoryRequest::read(br#"{"values": true}"#).values);
-        for body in [&b""[..], b"{}", b"{\"values\": false}", b"not json", b"[1]"] {
+        let not_asking: [&[u8]; 5] = [b"", b"{}", b"{\"values\": false}", b"not json", b"[1]"];
+        for body in not_asking {
             let read = InventoryRequest::read(body);
             assert_eq!(read, InventoryRequest::default(), "{body:?}");
         }
@@ -639,7 +640,8 @@ mod tests {
     #[test]
     fn values_are_answered_masked_only_when_asked_for_and_allowed() {
         let asked = br#"{"values": true}"#;
-        for (body, allowed) in [(&asked[..], false), (b"", true), (b"{}", false)] {
+        let withheld: [(&[u8], bool); 3] = [(asked, false), (b"", true), (b"{}", false)];
+        for (body, allowed) in withheld {
             let (summary, record) = answered(body, allowed);
             assert_eq!(summary.key(), BindingKey::of(&record));
             assert_eq!(summary.keys, ["PORT", "URL"]);

@@ -13,7 +13,9 @@ pub fn mask_password(url: &str) -> String {
         return url.to_owned();
     };
     let rest = &url[scheme_end..];
-    let authority_end = rest.find('/').unwrap_or(rest.len());
+    // The authority ends at the path, the query or the fragment: an `@` in
+    // those is not a user's.
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let Some(at) = rest[..authority_end].rfind('@') else {
         return url.to_owned();
     };
@@ -48,5 +50,17 @@ mod tests {
         assert_eq!(mask_password("nats://token@h:4222"), "nats://***@h:4222");
         assert_eq!(mask_password("nats://h:4222"), "nats://h:4222");
         assert_eq!(mask_password("not a url"), "not a url");
+    }
+
+    #[test]
+    fn an_at_sign_after_the_authority_is_not_a_password() {
+        assert_eq!(
+            mask_password("redis://user:pw@h:6379/0"),
+            "redis://user:***@h:6379/0"
+        );
+        assert_eq!(mask_password("nats://tok@h"), "nats://***@h");
+        assert_eq!(mask_password("http://h?next=a:b@c"), "http://h?next=a:b@c");
+        assert_eq!(mask_password("http://h#a:b@c"), "http://h#a:b@c");
+        assert_eq!(mask_password("nats://u:pw@h?x=1@2"), "nats://u:***@h?x=1@2");
     }
 }

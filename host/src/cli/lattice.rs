@@ -127,10 +127,18 @@ pub enum LatticeCommand {
     /// List the hosts of the lattice.
     Hosts(QueryArgs),
     /// Show what each host runs: actors, providers, and where bindings landed.
+    ///
+    /// A binding is listed with the names of its values and their digest
+    /// (`values_digest`), never the values themselves: inventories and
+    /// heartbeats travel to everyone on the lattice.
     Inventory {
         /// Only this host (its id, or a prefix of it).
         #[arg(value_name = "HOST")]
         host_id: Option<String>,
+        /// Ask for the bindings' values too (passwords masked). Hosts show
+        /// them only on a trusted lattice; an open lattice refuses.
+        #[arg(long)]
+        show_values: bool,
         #[command(flatten)]
         query: QueryArgs,
     },
@@ -228,7 +236,7 @@ pub fn run(command: LatticeCommand) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         match command {
             LatticeCommand::Hosts(query) => {
-                let hosts = gather(&query).await?;
+                let hosts = gather(&query, InventoryRequest::default()).await?;
                 if query.json {
                     println!("{}", serde_json::to_string_pretty(&hosts)?);
                 } else {
@@ -236,13 +244,23 @@ pub fn run(command: LatticeCommand) -> anyhow::Result<()> {
                 }
                 Ok(())
             }
-            LatticeCommand::Inventory { host_id, query } => {
-                let mut hosts = gather(&query).await?;
+            LatticeCommand::Inventory {
+                host_id,
+                show_values,
+                query,
+            } => {
+                let request = InventoryRequest {
+                    values: show_values,
+                };
+                let mut hosts = gather(&query, request).await?;
                 if let Some(prefix) = &host_id {
                     hosts.retain(|h| h.host.starts_with(prefix.as_str()));
                     if hosts.is_empty() {
                         bail!("no host {prefix} answered");
                     }
+                }
+                if show_values && withheld_values(&hosts) {
+                    bail!("binding values are shown only on a trusted lattice (give the cluster seed with --lattice-cluster-seed)");
                 }
                 if query.json {
                     println!("{}", serde_json::to_string_pretty(&hosts)?);
@@ -257,14 +275,18 @@ pub fn run(command: LatticeCommand) -> anyhow::Result<()> {
 }
 
 /// Asks every host for its inventory and collects the answers for a while.
-async fn gather(query: &QueryArgs) -> anyhow::Result<Vec<Inventory>> {
+async fn gather(query: &QueryArgs, request: InventoryRequest) -> anyhow::Result<Vec<Inventory>> {
     let client = connect(&query.lattice).await?;
     Ok(client
-        .inventories(
-            &InventoryRequest::default(),
-            Duration::from_millis(query.wait_ms),
-        )
+        .inventories(&request, Duration::from_millis(query.wait_ms))
         .await?)
+}
+
+/// Whether values were asked for in vain: bindings are listed, and no host
+/// showed the values of any.
+fn withheld_values(hosts: &[Inventory]) -> bool {
+    let mut bindings = hosts.iter().flat_map(|h| &h.bindings).peekable();
+    bindings.peek().is_some() && bindings.all(|b| b.values.is_none())
 }
 
 fn print_hosts(hosts: &[Inventory]) {
@@ -305,9 +327,22 @@ fn print_inventory(h: &Inventory) {
         );
     }
     for b in &h.bindings {
+        let values = match &b.values {
+            Some(values) => values
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(","),
+            None => b.keys.join(","),
+        };
+        let values = if values.is_empty() {
+            "none".into()
+        } else {
+            values
+        };
         println!(
-            "  binding   {} → {} '{}'  owner {}",
-            b.actor, b.capability, b.binding, b.owner
+            "  binding   {} → {} '{}'  values {}  owner {}",
+            b.actor, b.capability, b.binding, values, b.owner
         );
     }
     if h.actors.is_empty() && h.providers.is_empty() {

@@ -100,7 +100,8 @@ impl HeldBindings {
 #[cfg(test)]
 mod tests {
     use super::HeldBindings;
-    use crate::lattice::protocol::BindingKey;
+    use crate::lattice::protocol::{values_digest, BindingKey};
+    use std::collections::HashMap;
     use std::time::Duration;
     use tokio::time::advance;
 
@@ -111,7 +112,7 @@ mod tests {
             actor: "MECHO".into(),
             capability: "wascc:http_server".into(),
             binding: "default".into(),
-            config: format!("PORT={port}"),
+            values_digest: values_digest(&HashMap::from([("PORT".into(), port.into())])),
         }
     }
 

@@ -83,7 +83,7 @@ impl Membership {
                     continue;
                 };
                 me.client
-                    .publish_json(reply, request.id.as_ref(), &me.inventory())
+                    .publish_json(reply, request.id.as_ref(), &me.answer(request.value))
                     .await;
             }
         });
@@ -221,8 +221,20 @@ impl Membership {
             .await;
     }
 
-    /// What this host runs, as the lattice sees it.
+    /// The answer to an inventory `request`: the inventory, with the
+    /// bindings' values (masked) only when asked for on a trusted lattice,
+    /// where the request came from a member and the answer is sealed.
+    fn answer(&self, request: InventoryRequest) -> Inventory {
+        self.inventory_revealing(request.reveals(self.client.trust().is_trusted()))
+    }
+
+    /// What this host runs, as the lattice sees it (no binding values).
     pub fn inventory(&self) -> Inventory {
+        self.inventory_revealing(false)
+    }
+
+    /// [`Self::inventory`]; `reveal` adds the bindings' values, masked.
+    fn inventory_revealing(&self, reveal: bool) -> Inventory {
         let Some(host) = self.host.upgrade() else {
             return Inventory::default();
         };
@@ -259,17 +271,11 @@ impl Membership {
             .bindings()
             .into_iter()
             .map(|b| {
-                let key = BindingKey::of(&b);
-                BindingSummary {
-                    owner: self
-                        .placement
-                        .owners_of(&key)
-                        .unwrap_or_else(|| self.host_id.clone()),
-                    actor: b.actor,
-                    capability: b.capability,
-                    binding: b.binding,
-                    config: key.config,
-                }
+                let owner = self
+                    .placement
+                    .owners_of(&BindingKey::of(&b))
+                    .unwrap_or_else(|| self.host_id.clone());
+                BindingSummary::of(&b, owner, reveal)
             })
             .collect();
         Inventory {

@@ -222,13 +222,9 @@ mod tests {
     /// A provider host that reports serving the binding.
     fn serving(host: &str) -> Inventory {
         let mut inventory = provider(host);
-        inventory.bindings.push(BindingSummary {
-            actor: "MECHO".into(),
-            capability: "wascc:http_server".into(),
-            binding: "default".into(),
-            config: "PORT=8081".into(),
-            owner: "someone".into(),
-        });
+        inventory
+            .bindings
+            .push(BindingSummary::of(&record(), "someone".into(), false));
         inventory
     }
 

@@ -143,15 +143,6 @@ pub struct Inventory {
     pub refused: u64,
 }
 
-/// A request for every host's inventory (JSON; old clients send an empty
-/// body, which asks for the defaults).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
-pub struct InventoryRequest {
-    /// Show the bindings' values (revealed only on a trusted lattice).
-    pub values: bool,
-}
-
 impl Inventory {
     /// Whether this host serves the binding `key`.
     pub fn serves(&self, key: &BindingKey) -> bool {
@@ -213,7 +204,8 @@ pub struct ProviderSummary {
     pub version: String,
 }
 
-/// A binding in an inventory.
+/// A binding in an inventory. It names its values but never carries them
+/// unless they were asked for and the host may show them ([`Self::values`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct BindingSummary {
@@ -223,20 +215,41 @@ pub struct BindingSummary {
     pub capability: String,
     /// Binding name.
     pub binding: String,
-    /// The binding's values, e.g. `PORT=8081` (the claims values left out).
-    pub config: String,
+    /// The names of the binding's values, sorted (the claims values left out).
+    pub keys: Vec<String>,
+    /// The values' digest, as [`values_digest`] computes it.
+    pub values_digest: String,
+    /// The values themselves, passwords masked: only in the answer to an
+    /// inventory request that asks for them, from a host allowed to show
+    /// them; never in a heartbeat.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub values: Option<BTreeMap<String, String>>,
     /// The host whose manifest declared it.
     pub owner: String,
 }
 
 impl BindingSummary {
+    /// The summary of `record`, declared by `owner`; `reveal` adds its
+    /// values (masked by [`shown_values`]).
+    pub fn of(record: &crate::binding::BindingRecord, owner: String, reveal: bool) -> Self {
+        BindingSummary {
+            actor: record.actor.clone(),
+            capability: record.capability.clone(),
+            binding: record.binding.clone(),
+            keys: value_names(&record.values),
+            values_digest: values_digest(&record.values),
+            values: reveal.then(|| shown_values(&record.values)),
+            owner,
+        }
+    }
+
     /// The binding's identity.
     pub fn key(&self) -> BindingKey {
         BindingKey {
             actor: self.actor.clone(),
             capability: self.capability.clone(),
             binding: self.binding.clone(),
-            config: self.config.clone(),
+            values_digest: self.values_digest.clone(),
         }
     }
 }
@@ -250,9 +263,10 @@ pub struct BindingKey {
     pub capability: String,
     /// Binding name.
     pub binding: String,
-    /// The values, as [`config_of`] writes them: one actor may be bound to
-    /// one capability several times with different values.
-    pub config: String,
+    /// The digest of the values ([`values_digest`]): one actor may be bound
+    /// to one capability several times with different values.
+    #[serde(default)]
+    pub values_digest: String,
 }
 
 impl BindingKey {
@@ -262,21 +276,94 @@ impl BindingKey {
             actor: record.actor.clone(),
             capability: record.capability.clone(),
             binding: record.binding.clone(),
-            config: config_of(&record.values),
+            values_digest: values_digest(&record.values),
         }
     }
 }
 
-/// A binding's values as sorted `key=value` pairs, without the claims
-/// values the host adds (`__wascc_*`).
-pub fn config_of(values: &HashMap<String, String>) -> String {
-    let mut pairs: Vec<String> = values
-        .iter()
-        .filter(|(k, _)| !k.starts_with("__wascc_"))
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
+/// Whether a value is one the host adds (the actor's claims, `__wascc_*`)
+/// rather than one the binding declares.
+fn declared((name, _): &(&String, &String)) -> bool {
+    !name.starts_with("__wascc_")
+}
+
+/// The binding's declared values, sorted by name.
+fn declared_values(values: &HashMap<String, String>) -> Vec<(&String, &String)> {
+    let mut pairs: Vec<(&String, &String)> = values.iter().filter(declared).collect();
     pairs.sort();
-    pairs.join(",")
+    pairs
+}
+
+/// The names of a binding's values, sorted, without the claims values the
+/// host adds (`__wascc_*`).
+pub fn value_names(values: &HashMap<String, String>) -> Vec<String> {
+    declared_values(values)
+        .into_iter()
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+/// Identifies a binding's values without showing them: the hex of the first
+/// 16 bytes of the SHA-256 of its sorted values, the claims values
+/// (`__wascc_*`) left out. Every name and value is preceded by its length
+/// (8 bytes, little-endian), so two different sets of values never hash the
+/// same bytes: `{A: "1,B=2"}` and `{A: "1", B: "2"}` do not collide.
+pub fn values_digest(values: &HashMap<String, String>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for (name, value) in declared_values(values) {
+        for text in [name, value] {
+            hasher.update((text.len() as u64).to_le_bytes());
+            hasher.update(text.as_bytes());
+        }
+    }
+    hasher.finalize()[..16]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// Value names whose values are secrets whatever they look like.
+const SECRET_NAMES: [&str; 4] = ["PASSWORD", "SECRET", "TOKEN", "CREDENTIAL"];
+
+/// A binding's declared values as they may be shown: passwords and tokens
+/// in URLs masked (each of a comma-separated list of URLs too), and values
+/// whose name says they are secret (`*PASSWORD*`, `*SECRET*`, `*TOKEN*`,
+/// `*CREDENTIAL*`) replaced by `***`.
+pub fn shown_values(values: &HashMap<String, String>) -> BTreeMap<String, String> {
+    declared_values(values)
+        .into_iter()
+        .map(|(name, value)| {
+            let upper = name.to_uppercase();
+            let shown = if SECRET_NAMES.iter().any(|s| upper.contains(s)) {
+                "***".to_string()
+            } else {
+                value
+                    .split(',')
+                    .map(trellis_provider_sdk::mask_password)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            (name.clone(), shown)
+        })
+        .collect()
+}
+
+/// What an inventory request asks for: its JSON body, e.g. `{"values": true}`.
+/// Old clients send an empty body, which asks for no values.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InventoryRequest {
+    /// Whether the bindings' values are asked for.
+    pub values: bool,
+}
+
+impl InventoryRequest {
+    /// Whether the answer carries the bindings' values: only when they are
+    /// asked for and the answering host is `allowed` to show them.
+    pub fn reveals(self, allowed: bool) -> bool {
+        self.values && allowed
+    }
 }
 
 /// A request to one host's control subject.
@@ -377,15 +464,90 @@ mod tests {
         assert!(matches!(token("MABC"), Cow::Borrowed("MABC")), "no copy");
     }
 
+    fn values(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
     #[test]
-    fn a_bindings_config_is_its_sorted_values_without_the_claims() {
-        let values = HashMap::from([
-            ("PORT".to_string(), "8081".to_string()),
-            ("HOST".to_string(), "0.0.0.0".to_string()),
-            ("__wascc_issuer".to_string(), "AISSUER".to_string()),
+    fn a_bindings_digest_covers_its_values_but_not_the_claims() {
+        let port = values(&[("PORT", "8081"), ("HOST", "0.0.0.0")]);
+        let with_claims = values(&[
+            ("HOST", "0.0.0.0"),
+            ("PORT", "8081"),
+            ("__wascc_issuer", "AISSUER"),
         ]);
-        assert_eq!(config_of(&values), "HOST=0.0.0.0,PORT=8081");
-        assert_eq!(config_of(&HashMap::new()), "");
+        let digest = values_digest(&port);
+        assert_eq!(digest.len(), 32, "16 bytes in hex: {digest}");
+        assert!(digest.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(values_digest(&with_claims), digest);
+        assert_ne!(values_digest(&values(&[("PORT", "8082")])), digest);
+        assert_eq!(value_names(&with_claims), ["HOST", "PORT"]);
+        assert!(value_names(&HashMap::new()).is_empty());
+    }
+
+    #[test]
+    fn values_that_concatenate_alike_have_different_digests() {
+        let sets = [
+            values(&[("A", "1,B=2")]),
+            values(&[("A", "1"), ("B", "2")]),
+            values(&[("A=1,B", "2")]),
+            values(&[("AB", "")]),
+            values(&[("A", "B")]),
+            values(&[]),
+        ];
+        let digests: std::collections::BTreeSet<String> = sets.iter().map(values_digest).collect();
+        assert_eq!(digests.len(), sets.len(), "{digests:?}");
+    }
+
+    #[test]
+    fn shown_values_mask_passwords_tokens_and_secret_names() {
+        let shown = shown_values(&values(&[
+            ("URL", "redis://user:pw@h:6379/0"),
+            ("NATS", "nats://tok@h"),
+            ("SEEDS", "nats://a:one@h1,nats://b:two@h2"),
+            ("DB_PASSWORD", "hunter2"),
+            ("api_token", "abc"),
+            ("PORT", "8081"),
+            ("__wascc_issuer", "AISSUER"),
+        ]));
+        let expected = [
+            ("DB_PASSWORD", "***"),
+            ("NATS", "nats://***@h"),
+            ("PORT", "8081"),
+            ("SEEDS", "nats://a:***@h1,nats://b:***@h2"),
+            ("URL", "redis://user:***@h:6379/0"),
+            ("api_token", "***"),
+        ];
+        let expected: BTreeMap<String, String> = expected
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(shown, expected);
+    }
+
+    /// An inventory request's body as a host reads it: old clients send none.
+    fn request(body: &[u8]) -> InventoryRequest {
+        if body.is_empty() {
+            return InventoryRequest::default();
+        }
+        serde_json::from_slice(body).unwrap()
+    }
+
+    #[test]
+    fn an_inventory_request_asks_for_values_only_explicitly() {
+        assert!(request(br#"{"values": true}"#).values);
+        let not_asking: [&[u8]; 4] = [b"", b"{}", b"{\"values\": false}", b"{\"later\": 1}"];
+        for body in not_asking {
+            let read = request(body);
+            assert_eq!(read, InventoryRequest::default(), "{body:?}");
+        }
+        let asked = InventoryRequest { values: true };
+        assert!(asked.reveals(true));
+        assert!(!asked.reveals(false), "not allowed");
+        assert!(!InventoryRequest::default().reveals(true), "not asked");
     }
 
     #[test]
@@ -433,12 +595,12 @@ mod tests {
                 actor: "MECHO".into(),
                 capability: "wascc:http_server".into(),
                 binding: "default".into(),
-                config: "PORT=8081".into(),
+                values_digest: "0123".into(),
             },
         };
         let json: serde_json::Value = serde_json::to_value(&unbind).unwrap();
         assert_eq!(json["kind"], "unbind");
-        assert_eq!(json["key"]["config"], "PORT=8081");
+        assert_eq!(json["key"]["values_digest"], "0123");
         let back: Control = serde_json::from_value(json).unwrap();
         assert!(matches!(back, Control::Unbind { owner, .. } if owner == "N1"));
     }
@@ -449,6 +611,46 @@ mod tests {
             serde_json::from_str(r#"{"host": "N1", "future_field": 1}"#).unwrap();
         assert_eq!(inventory.host, "N1");
         assert!(!inventory.leaving && inventory.actors.is_empty());
+        let binding: BindingSummary =
+            serde_json::from_str(r#"{"actor": "M1", "config": "PORT=1"}"#).unwrap();
+        assert_eq!(binding.actor, "M1");
+        assert!(binding.keys.is_empty() && binding.values.is_none());
+    }
+
+    /// The binding summary a host answers a request with `body`, when it is
+    /// `allowed` to show values or not (the membership's policy).
+    fn answered(body: &[u8], allowed: bool) -> (BindingSummary, crate::binding::BindingRecord) {
+        let record = crate::binding::BindingRecord {
+            actor: "MECHO".into(),
+            capability: "wascc:http_server".into(),
+            binding: "default".into(),
+            values: values(&[("PORT", "8081"), ("URL", "redis://u:pw@h")]),
+        };
+        let reveal = request(body).reveals(allowed);
+        (BindingSummary::of(&record, "N1".into(), reveal), record)
+    }
+
+    #[test]
+    fn values_are_answered_masked_only_when_asked_for_and_allowed() {
+        let asked = br#"{"values": true}"#;
+        let withheld: [(&[u8], bool); 3] = [(asked, false), (b"", true), (b"{}", false)];
+        for (body, allowed) in withheld {
+            let (summary, record) = answered(body, allowed);
+            assert_eq!(summary.key(), BindingKey::of(&record));
+            assert_eq!(summary.keys, ["PORT", "URL"]);
+            assert_eq!(summary.owner, "N1");
+            let json = serde_json::to_string(&summary).unwrap();
+            assert!(
+                !json.contains("8081") && !json.contains("pw") && !json.contains("values\""),
+                "{json}"
+            );
+        }
+
+        let (shown, _) = answered(asked, true);
+        let json = serde_json::to_value(&shown).unwrap();
+        assert_eq!(json["values"]["URL"], "redis://u:***@h");
+        assert_eq!(json["values"]["PORT"], "8081");
+        assert_eq!(json["keys"], serde_json::json!(["PORT", "URL"]));
     }
 
     #[test]

@@ -5,8 +5,10 @@
 mod transport;
 
 use crate::support::*;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use trellis_host::lattice::protocol::values_digest;
 use trellis_host::lattice::{self, Lattice, LatticeConfig};
 use trellis_host::{Host, HostBuilder, Invocation, InvocationError};
 
@@ -388,6 +390,16 @@ fn trellis_json(args: &[String]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("JSON output")
 }
 
+/// Whether `binding`, from an inventory's JSON, is the one whose only value
+/// is `PORT=port`: told by its value names and digest, as its values are
+/// not in an inventory.
+fn binds_port(binding: &serde_json::Value, port: u16) -> bool {
+    let values = HashMap::from([("PORT".to_string(), port.to_string())]);
+    assert!(binding.get("values").is_none(), "values shown: {binding}");
+    binding["keys"] == serde_json::json!(["PORT"])
+        && binding["values_digest"] == values_digest(&values)
+}
+
 async fn serves_echo(port: u16, deadline: Duration) {
     eventually(
         deadline,
@@ -455,7 +467,7 @@ async fn the_seed_three_host_demo_works_and_survives_a_kill() {
                     .as_array()
                     .unwrap()
                     .iter()
-                    .any(|b| b["config"] == format!("PORT={port}") && b["owner"] == owner)
+                    .any(|b| binds_port(b, port) && b["owner"] == owner)
             })
             .unwrap_or_else(|| panic!("no host reports the binding on {port}: {inventory:#?}"))
     };
@@ -519,9 +531,9 @@ async fn the_seed_three_host_demo_works_and_survives_a_kill() {
                 let hosts = inventory.as_array()?.clone();
                 let moved = hosts.iter().any(|h| {
                     h["host"] != holder_id.as_str()
-                        && h["bindings"].as_array().is_some_and(|b| {
-                            b.iter().any(|b| b["config"] == format!("PORT={port_1}"))
-                        })
+                        && h["bindings"]
+                            .as_array()
+                            .is_some_and(|b| b.iter().any(|b| binds_port(b, port_1)))
                 });
                 (hosts.len() == 2 && moved).then_some(())
             }
@@ -612,6 +624,85 @@ async fn bindings_wait_for_a_provider_and_go_with_their_last_owner() {
         "its server stopped"
     );
     leave(&[&provider]).await;
+}
+
+/// The first heartbeat from the subscription `beats` that lists a binding.
+async fn beat_with_a_binding(beats: &mut async_nats::Subscriber) -> serde_json::Value {
+    use futures::StreamExt;
+    let listing = async {
+        loop {
+            let beat = beats.next().await.expect("heartbeats flow");
+            let beat: serde_json::Value = serde_json::from_slice(&beat.payload).unwrap();
+            if beat["bindings"].as_array().is_some_and(|b| !b.is_empty()) {
+                return beat;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), listing)
+        .await
+        .expect("a heartbeat lists the binding")
+}
+
+/// A binding's values stay on its host: heartbeats and inventories name them
+/// and carry their digest, and an open lattice shows them to nobody.
+#[tokio::test(flavor = "multi_thread")]
+async fn binding_values_stay_out_of_heartbeats_and_inventories() {
+    let nats = NatsServer::start();
+    let nats_client = async_nats::connect(nats.address()).await.unwrap();
+    let mut beats = nats_client.subscribe("trellis.x.heartbeat").await.unwrap();
+    let (dir, port) = (tempfile::tempdir().unwrap(), free_port());
+    let a = member(config(&nats, "x"), &[], &[http_server_library()]).await;
+    let secret = "redis://user:s3cret@cache:6379/0";
+    let text = format!(
+        "actors: [{}]\nbindings:\n  - actor: {ECHO_KEY}\n    capability: wascc:http_server\n    values: {{PORT: \"{port}\", CACHE_URL: \"{secret}\"}}\n",
+        actor("echo_s").display()
+    );
+    a.0.apply(&manifest(&text, dir.path()).unwrap())
+        .await
+        .unwrap();
+    serves_echo(port, Duration::from_secs(10)).await;
+    let values = HashMap::from([
+        ("PORT".to_string(), port.to_string()),
+        ("CACHE_URL".to_string(), secret.to_string()),
+    ]);
+    let names_the_binding = |inventory: &serde_json::Value| {
+        let text = inventory.to_string();
+        assert!(
+            !text.contains("s3cret") && !text.contains("redis:"),
+            "{text}"
+        );
+        let binding = &inventory["bindings"][0];
+        assert_eq!(binding["keys"], serde_json::json!(["CACHE_URL", "PORT"]));
+        assert_eq!(binding["values_digest"], values_digest(&values));
+        assert!(binding.get("values").is_none(), "{binding}");
+    };
+
+    names_the_binding(&beat_with_a_binding(&mut beats).await);
+    let asked = nats_client
+        .request(
+            "trellis.x.inventory",
+            br#"{"values": true}"#.to_vec().into(),
+        )
+        .await
+        .expect("the host answers");
+    names_the_binding(&serde_json::from_slice(&asked.payload).unwrap());
+
+    let mut cli: Vec<String> = ["lattice", "inventory", "--lattice-namespace", "x"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain(lattice_args(&nats))
+        .collect();
+    let listed = trellis().args(&cli).output().unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.contains("values CACHE_URL,PORT"), "{listed}");
+    cli.push("--show-values".into());
+    let refused = trellis().args(&cli).output().unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    let refusal = "error: binding values are shown only on a trusted lattice (give the cluster seed with --lattice-cluster-seed)";
+    assert!(stderr.lines().any(|line| line == refusal), "{stderr}");
+    assert!(!String::from_utf8_lossy(&refused.stdout).contains("s3cret"));
+    leave(&[&a]).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

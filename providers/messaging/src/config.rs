@@ -65,24 +65,6 @@ impl Config {
             },
         })
     }
-
-    #[test]
-    fn allow_lattice_subjects_is_true_or_false() {
-        let allowed = |value: &str| {
-            Config::from_values(
-                &ActorBinding::new("MACTOR", &[("ALLOW_LATTICE_SUBJECTS", value)]).values,
-            )
-            .map(|config| config.lattice.allowed)
-        };
-        assert_eq!(allowed("true"), Ok(true));
-        assert_eq!(allowed(" false "), Ok(false));
-        for bad in ["yes", "TRUE", "1", ""] {
-            assert_eq!(
-                allowed(bad).unwrap_err().to_string(),
-                format!("ALLOW_LATTICE_SUBJECTS must be true or false, not '{bad}'")
-            );
-        }
-    }
 }
 
 /// The `ALLOW_LATTICE_SUBJECTS` value: `true` or `false`, `false` when absent.
@@ -93,24 +75,6 @@ fn allow_lattice_subjects(values: &HashMap<String, String>) -> Result<bool, Mess
         Some(other) => Err(MessagingError::BadBinding(format!(
             "{ALLOW_LATTICE_SUBJECTS_KEY} must be true or false, not '{other}'"
         ))),
-    }
-
-    #[test]
-    fn allow_lattice_subjects_is_true_or_false() {
-        let allowed = |value: &str| {
-            Config::from_values(
-                &ActorBinding::new("MACTOR", &[("ALLOW_LATTICE_SUBJECTS", value)]).values,
-            )
-            .map(|config| config.lattice.allowed)
-        };
-        assert_eq!(allowed("true"), Ok(true));
-        assert_eq!(allowed(" false "), Ok(false));
-        for bad in ["yes", "TRUE", "1", ""] {
-            assert_eq!(
-                allowed(bad).unwrap_err().to_string(),
-                format!("ALLOW_LATTICE_SUBJECTS must be true or false, not '{bad}'")
-            );
-        }
     }
 }
 

@@ -242,6 +242,8 @@ async fn trellis_lattice_hosts_reaches_a_tls_lattice_with_the_ca_flag() {
             "lattice",
             "hosts",
             "--json",
+            "--lattice-namespace",
+            "x",
             "--lattice-host",
             tls_url.as_str(),
             "--lattice-tls-ca",

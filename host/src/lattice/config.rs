@@ -248,8 +248,7 @@ mod tests {
         config
             .connect_options("test")
             .await
-            .err()
-            .expect("the TLS files are refused")
+            .expect_err("the TLS files are refused")
             .to_string()
     }
 

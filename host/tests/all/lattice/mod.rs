@@ -2,6 +2,7 @@
 //! (many members per test are cheap) and, for the seed's demo, as separate
 //! `trellis up` processes exactly as a user runs them.
 
+mod attacks;
 mod transport;
 
 use crate::support::*;
@@ -50,6 +51,15 @@ async fn member_with(
     }
     lattice.ready().await;
     (host, lattice)
+}
+
+/// A host whose calls give up after half a second.
+fn impatient_host() -> Host {
+    HostBuilder::new()
+        .config(test_config())
+        .call_timeout(Duration::from_millis(500))
+        .build()
+        .unwrap()
 }
 
 fn health() -> Vec<u8> {

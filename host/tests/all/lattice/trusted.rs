@@ -1,10 +1,12 @@
-//! A trusted lattice (hosts given one cluster seed), attacked by a plain
-//! NATS client of the test and by a host holding another cluster's key.
+//! A trusted lattice (hosts given one cluster seed): its hosts call each
+//! other, a tap reads nothing, a host holding another cluster's key is kept
+//! out, and two keys can be trusted at once. The attacks of a stranger with
+//! a NATS client are in `attacks.rs`.
 
 use super::*;
 use futures::StreamExt;
 use trellis_claims::nkeys::KeyPair;
-use trellis_host::lattice::protocol::{Invocation as Envelope, Subjects};
+use trellis_host::lattice::protocol::Subjects;
 
 fn trusted(nats: &NatsServer, seed: &str) -> LatticeConfig {
     LatticeConfig {
@@ -13,24 +15,15 @@ fn trusted(nats: &NatsServer, seed: &str) -> LatticeConfig {
     }
 }
 
-/// A host whose calls give up after half a second.
-fn impatient_host() -> Host {
-    HostBuilder::new()
-        .config(test_config())
-        .call_timeout(Duration::from_millis(500))
-        .build()
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread")]
-async fn trusted_hosts_call_each_other_and_strangers_are_refused() {
+async fn trusted_hosts_call_each_other_and_are_not_read_or_reached_by_others() {
     let nats = NatsServer::start();
     let seed = KeyPair::new_cluster().seed().unwrap();
     let a = member(trusted(&nats, &seed), &["chaos_s"], &[]).await;
     let b = member(trusted(&nats, &seed), &["echo_s"], &[chaos_library()]).await;
     let (host_a, _) = &a;
 
-    // A stranger taps the echo actor's subject to capture a genuine call.
+    // A stranger taps the echo actor's subject.
     let stranger = async_nats::connect(nats.address()).await.unwrap();
     let subject = Subjects::new("x").actor(ECHO_KEY);
     let mut tap = stranger.subscribe(subject.clone()).await.unwrap();
@@ -63,29 +56,6 @@ async fn trusted_hosts_call_each_other_and_strangers_are_refused() {
             .any(|w| w == b"HealthRequest"),
         "the call is not readable off the bus"
     );
-
-    let refused_before = b.1.inventory().refused;
-    // Replaying the captured call, and forging a plain one, get no answer.
-    let replay = stranger.request(subject.clone(), captured.payload.clone());
-    let replay = tokio::time::timeout(Duration::from_millis(500), replay).await;
-    assert!(!matches!(replay, Ok(Ok(_))), "a replayed call was answered");
-    let forged = trellis_codec::encode(&Envelope {
-        id: "forged-1".into(),
-        target: ECHO_KEY.into(),
-        operation: "HealthRequest".into(),
-        payload: health().into(),
-        host: "NFORGER".into(),
-        ..Envelope::default()
-    })
-    .unwrap();
-    let forged = stranger.request(subject.clone(), forged.into());
-    let forged = tokio::time::timeout(Duration::from_millis(500), forged).await;
-    assert!(!matches!(forged, Ok(Ok(_))), "a forged call was answered");
-    eventually(Duration::from_secs(5), "both refusals counted", || {
-        let counted = b.1.inventory().refused >= refused_before + 2;
-        async move { counted.then_some(()) }
-    })
-    .await;
 
     // A host keyed by another cluster cannot call in.
     let other = KeyPair::new_cluster().seed().unwrap();

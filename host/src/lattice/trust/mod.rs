@@ -44,6 +44,8 @@ use crate::sync::Locked;
 
 /// How many nonces a member remembers against replays.
 const REMEMBERED_NONCES: usize = 1 << 20;
+/// How many signers' checked keys a member remembers.
+const REMEMBERED_SIGNERS: usize = 4096;
 
 /// A cluster key could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -278,11 +280,13 @@ impl Cluster {
             .iter()
             .position(|k| k.issuer == header.issuer)
             .ok_or(Refusal::UntrustedIssuer)?;
+        // Decrypting first turns a stranger away at the cost of one short
+        // AEAD; only members' messages are worth a signature check.
+        let plaintext = self.decrypt(&frame, payload, at)?;
         let signer = match kind {
             Kind::Signed => Some(self.check_signature(&frame, payload, at)?),
             Kind::Call | Kind::Reply => None,
         };
-        let plaintext = self.decrypt(&frame, payload, at)?;
         if kind != Kind::Reply {
             // Only what is authentic is remembered: forged nonces cannot
             // crowd out real ones.
@@ -333,9 +337,14 @@ impl Cluster {
             return Err(Refusal::BadSignature);
         }
         let key = VerifyingKey::from_bytes(&raw).map_err(|_| Refusal::BadSignature)?;
-        self.vouched
-            .locked("vouched signers")
-            .insert(signer.to_string(), key);
+        let mut vouched = self.vouched.locked("vouched signers");
+        // Every CLI run signs with a key of its own: forgetting them all
+        // now and then keeps the memory bounded, at one credential check
+        // per signer after each forgetting.
+        if vouched.len() >= REMEMBERED_SIGNERS {
+            vouched.clear();
+        }
+        vouched.insert(signer.to_string(), key);
         Ok(key)
     }
 

@@ -138,29 +138,51 @@ fn a_signed_message_names_its_signer_and_an_unsigned_one_is_no_control() {
 #[test]
 fn a_member_cannot_sign_as_another() {
     let (seed, _) = cluster_seed();
+    let (mut a, b) = (member(&seed, &[]), member(&seed, &[]));
+    // a holds the cluster seed, so it can seal anything: here a message that
+    // names a third member as its signer, with a's credential and signature.
+    let third = KeyPair::new_server().public_key();
+    a.cluster.as_mut().unwrap().identity.id = third.clone();
+    let forged = seal(&a, Kind::Signed, b"{}");
+    let (signer, _) = frame::read(&forged.bytes).unwrap().header.signer.unwrap();
+    assert_eq!(signer, third);
+    assert_eq!(
+        b.open(Kind::Signed, SUBJECT, None, &forged.bytes).err(),
+        Some(Refusal::BadSignature)
+    );
+}
+
+/// A stranger's forged control message costs one short decryption, never a
+/// signature check: it is refused as unopenable even when its signer and
+/// signature are a member's.
+#[test]
+fn a_stranger_is_refused_before_any_signature_check() {
+    let (seed, _) = cluster_seed();
     let (a, b) = (member(&seed, &[]), member(&seed, &[]));
     let sealed = seal(&a, Kind::Signed, b"{}");
     let frame = frame::read(&sealed.bytes).unwrap();
-    let (a_id, credential) = frame.header.signer.unwrap();
-    // Claim to be a third member, keeping a's credential and signature.
-    let third = KeyPair::new_server().public_key();
-    let forged: Vec<u8> = sealed
+    // Flip a bit of the wrapped content key: the header stays well formed.
+    let wraps = frame.header.wraps;
+    let at = sealed
         .bytes
-        .windows(a_id.len())
-        .position(|w| w == a_id.as_bytes())
-        .map(|at| {
-            [
-                &sealed.bytes[..at],
-                third.as_bytes(),
-                &sealed.bytes[at + a_id.len()..],
-            ]
-            .concat()
-        })
+        .windows(wraps.len())
+        .position(|w| w == wraps)
         .unwrap();
-    assert_eq!(credential.len(), 64);
+    let mut tampered = sealed.bytes.clone();
+    tampered[at + wraps.len() - 1] ^= 1;
     assert_eq!(
-        b.open(Kind::Signed, SUBJECT, None, &forged).err(),
-        Some(Refusal::BadSignature)
+        b.open(Kind::Signed, SUBJECT, None, &tampered).err(),
+        Some(Refusal::CannotOpen)
+    );
+    assert!(
+        b.cluster
+            .as_ref()
+            .unwrap()
+            .vouched
+            .lock()
+            .unwrap()
+            .is_empty(),
+        "no signer was looked at"
     );
 }
 
@@ -211,4 +233,17 @@ fn open_and_trusted_members_do_not_mistake_each_other() {
         .open(Kind::Call, SUBJECT, None, &plain.bytes)
         .unwrap();
     assert_eq!(opened.plaintext(), b"{\"plain\":1}");
+}
+
+#[test]
+fn the_signers_a_member_remembers_are_bounded() {
+    let (seed, _) = cluster_seed();
+    let b = member(&seed, &[]);
+    for _ in 0..REMEMBERED_SIGNERS + 10 {
+        let cli = member(&seed, &[]);
+        let sealed = seal(&cli, Kind::Signed, b"{}");
+        assert!(b.open(Kind::Signed, SUBJECT, None, &sealed.bytes).is_ok());
+    }
+    let remembered = b.cluster.as_ref().unwrap().vouched.lock().unwrap().len();
+    assert!(remembered <= REMEMBERED_SIGNERS, "{remembered}");
 }

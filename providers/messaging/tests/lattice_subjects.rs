@@ -5,12 +5,12 @@
 mod common;
 
 use common::{
-    assert_no_delivery, client, next_delivery, next_message, sync, values, ChannelDeliver,
+    assert_no_delivery, broker, client, next_delivery, next_message, sync, values, ChannelDeliver,
 };
 use futures::StreamExt;
 use std::time::Duration;
 use trellis_codec::encode;
-use trellis_codec::messaging::{BrokerMessage, RequestMessage};
+use trellis_codec::messaging::RequestMessage;
 use trellis_provider_messaging::Messaging;
 use trellis_test_support::NatsServer;
 
@@ -23,15 +23,6 @@ const LATTICE_SUBJECT: &str = "trellis.default.actor.MTARGET";
 const MARKER: &str = "checks.marker";
 const WAIT: Duration = Duration::from_secs(5);
 const QUIET: Duration = Duration::from_millis(300);
-
-fn broker(subject: &str, reply_to: &str, body: &[u8]) -> Vec<u8> {
-    encode(&BrokerMessage {
-        subject: subject.into(),
-        reply_to: reply_to.into(),
-        body: body.to_vec(),
-    })
-    .unwrap()
-}
 
 fn request(subject: &str) -> Vec<u8> {
     encode(&RequestMessage {

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{
-    assert_no_delivery, client, next_delivery, next_message, sync, values, ChannelDeliver,
+    assert_no_delivery, broker, client, next_delivery, next_message, sync, values, ChannelDeliver,
 };
 use futures::StreamExt;
 use std::collections::{HashMap, HashSet};
@@ -21,15 +21,6 @@ const A: &str = "MACTORA";
 const B: &str = "MACTORB";
 const WAIT: Duration = Duration::from_secs(5);
 const QUIET: Duration = Duration::from_millis(300);
-
-fn broker(subject: &str, reply_to: &str, body: &[u8]) -> Vec<u8> {
-    encode(&BrokerMessage {
-        subject: subject.into(),
-        reply_to: reply_to.into(),
-        body: body.to_vec(),
-    })
-    .unwrap()
-}
 
 fn request(subject: &str, body: &[u8], timeout: i64) -> Vec<u8> {
     encode(&RequestMessage {

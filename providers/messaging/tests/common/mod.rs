@@ -14,6 +14,16 @@ use trellis_codec::messaging::BrokerMessage;
 use trellis_provider_messaging::Deliver;
 use trellis_test_support::NatsServer;
 
+/// A publication as an actor asks for it, encoded.
+pub fn broker(subject: &str, reply_to: &str, body: &[u8]) -> Vec<u8> {
+    trellis_codec::encode(&BrokerMessage {
+        subject: subject.into(),
+        reply_to: reply_to.into(),
+        body: body.to_vec(),
+    })
+    .unwrap()
+}
+
 /// Binding values for `server` plus `extra`.
 pub fn values(server: &NatsServer, extra: &[(&str, &str)]) -> HashMap<String, String> {
     let mut values: HashMap<String, String> = extra

@@ -1,15 +1,24 @@
 //! Loading provider libraries through the checked stable ABI.
 //!
 //! A provider library is refused, with an error that names the file and says
-//! why, when it is not a shared library, exports no provider root module, was
-//! built against an incompatible provider SDK, or lays out the ABI types
-//! differently from this host. Nothing of a refused library is ever called.
+//! why, when it is cut short (checked before the loader maps it: see
+//! [`super::segments`]), is not a shared library, exports no provider root
+//! module, was built against an incompatible provider SDK, or lays out the
+//! ABI types differently from this host.
+//!
+//! What runs of a library before it is judged: the dynamic loader runs its
+//! initialisers (ELF constructors, `.init_array`) when it opens it, before
+//! its root module can be looked at. A library that passed the segment check
+//! but is hostile or broken can therefore run code, or crash, in the host's
+//! process at load; only libraries one trusts belong in a manifest. Once
+//! refused, nothing of the library is called by the host.
 //!
 //! Many providers load into one process: `RootModule::load_from_file` caches a
 //! single library per root-module type, so the host reads each library's
 //! header itself and initialises its root module from there. Libraries are
 //! never unloaded (a provider's threads may still run its code).
 
+use super::segments::{self, SegmentFault};
 use abi_stable::library::{lib_header_from_path, LibraryError, RootModule};
 use std::path::{Path, PathBuf};
 use trellis_provider_sdk::ffi::ProviderModuleRef;
@@ -22,6 +31,17 @@ pub enum ProviderLoadError {
     NotFound {
         /// The file.
         path: PathBuf,
+    },
+    /// A loadable segment ends past the end of the file: mapping it would
+    /// crash the process at its first touch.
+    #[error("{path}: the library is cut short: its loadable segments need {needed} bytes but the file has {size} (a copy still in progress?)")]
+    CutShort {
+        /// The file.
+        path: PathBuf,
+        /// Bytes the segments need.
+        needed: u64,
+        /// Bytes the file has.
+        size: u64,
     },
     /// The file is not a loadable shared library.
     #[error("{path}: not a shared library the system can load: {reason}")]
@@ -75,6 +95,7 @@ impl ProviderLibrary {
                 path: path.to_path_buf(),
             });
         }
+        check_segments(path)?;
         let module = lib_header_from_path(path)
             .and_then(|header| header.init_root_module::<ProviderModuleRef>())
             .map_err(|e| classify(path, e))?;
@@ -113,6 +134,11 @@ impl ProviderLoadError {
         let file = file.to_path_buf();
         match self {
             ProviderLoadError::NotFound { .. } => ProviderLoadError::NotFound { path: file },
+            ProviderLoadError::CutShort { needed, size, .. } => ProviderLoadError::CutShort {
+                path: file,
+                needed,
+                size,
+            },
             ProviderLoadError::NotALibrary { reason, .. } => {
                 ProviderLoadError::NotALibrary { path: file, reason }
             }
@@ -169,6 +195,22 @@ pub fn resolve_platform_path(path: &Path) -> PathBuf {
         .flatten()
         .find(|candidate| candidate.exists())
         .unwrap_or_else(|| path.to_path_buf())
+}
+
+/// Refuses a library the loader could not map safely.
+fn check_segments(path: &Path) -> Result<(), ProviderLoadError> {
+    match segments::check(path) {
+        Ok(()) => Ok(()),
+        Err(SegmentFault::CutShort { needed, size }) => Err(ProviderLoadError::CutShort {
+            path: path.to_path_buf(),
+            needed,
+            size,
+        }),
+        Err(SegmentFault::Unreadable(why)) => Err(ProviderLoadError::NotALibrary {
+            path: path.to_path_buf(),
+            reason: format!("its program headers cannot be read: {why}"),
+        }),
+    }
 }
 
 fn classify(path: &Path, error: LibraryError) -> ProviderLoadError {

@@ -7,6 +7,7 @@
 
 mod instance;
 mod library;
+mod segments;
 
 pub use instance::{ProviderInstance, ProviderStartError};
 pub use library::{platform_file_name, resolve_platform_path, ProviderLibrary, ProviderLoadError};

@@ -356,8 +356,13 @@ impl Reconciler {
         log: &mut PassLog<'_>,
     ) -> Result<Option<ProviderInstance>, HostError> {
         let (path, binding) = key;
-        let outcome = self.library_copy(path, fingerprint).and_then(|copy| {
-            let library = ProviderLibrary::load_copy(path, &copy)?;
+        let loaded = self
+            .library_copy(path, fingerprint)
+            .and_then(|copy| Ok(ProviderLibrary::load_copy(path, &copy)?));
+        if loaded.is_err() {
+            self.discard_copy(path);
+        }
+        let outcome = loaded.and_then(|library| {
             host.prepare_provider(&library, binding)
                 .map_err(|e| e.naming(path))
         });
@@ -423,10 +428,27 @@ impl Reconciler {
         std::fs::create_dir(&folder)
             .and_then(|()| std::fs::copy(path, &copy))
             .map_err(copy_failed)?;
+        if !now.still_matches(path) {
+            let _ = std::fs::remove_dir_all(&folder);
+            return Err(copy_failed(std::io::Error::other(
+                "it changed while being copied; it is loaded once it stops changing",
+            )));
+        }
         tracing::debug!(library = %path.display(), copy = %copy.display(), "provider library copied");
         self.libraries
             .insert(path.to_path_buf(), (now, copy.clone()));
         Ok(copy)
+    }
+
+    /// Deletes the newest copy of the library in `path` after the library
+    /// was refused: that version is never loaded again, and its copy would
+    /// stay until the host stops. Running instances use older copies.
+    fn discard_copy(&mut self, path: &Path) {
+        if let Some((_, copy)) = self.libraries.remove(path) {
+            if let Some(folder) = copy.parent() {
+                let _ = std::fs::remove_dir_all(folder);
+            }
+        }
     }
 
     /// Runs what was prepared and creates the bindings now wanted.

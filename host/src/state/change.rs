@@ -38,6 +38,13 @@ impl Fingerprint {
         })
     }
 
+    /// Whether `path` still has the size and time this fingerprint saw: a
+    /// file being written moves them.
+    pub fn still_matches(&self, path: &Path) -> bool {
+        std::fs::metadata(path)
+            .is_ok_and(|meta| meta.len() == self.len && meta.modified().ok() == self.modified)
+    }
+
     /// Whether the file's content differs from `earlier`'s.
     pub fn changed_since(&self, earlier: &Fingerprint) -> bool {
         self.content != earlier.content
@@ -71,6 +78,19 @@ mod tests {
         assert!(Fingerprint::of(&file, Some(&again))
             .unwrap()
             .changed_since(&first));
+    }
+
+    #[test]
+    fn a_file_written_since_no_longer_matches() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("lib.so");
+        std::fs::write(&file, b"abc").unwrap();
+        let first = Fingerprint::of(&file, None).unwrap();
+        assert!(first.still_matches(&file));
+        std::fs::write(&file, b"abcdef").unwrap();
+        assert!(!first.still_matches(&file));
+        std::fs::remove_file(&file).unwrap();
+        assert!(!first.still_matches(&file));
     }
 
     #[test]

@@ -214,3 +214,30 @@ async fn a_provider_built_with_sdk_0_1_0_still_works_both_ways() {
     );
     host.shutdown().await;
 }
+
+/// A library cut short (a copy in progress, a full disk) is refused by name
+/// before the loader maps it: mapping it would kill the process with SIGBUS.
+#[test]
+fn a_library_cut_short_is_refused_and_the_process_lives() {
+    let bytes = std::fs::read(http_server_library()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for length in [4 << 10, 64 << 10, 1 << 20] {
+        let cut = dir
+            .path()
+            .join(trellis_host::provider::platform_file_name(&format!(
+                "cut{length}"
+            )));
+        std::fs::write(&cut, &bytes[..length]).unwrap();
+        let err = refusal(&cut);
+        let text = err.to_string();
+        assert!(
+            matches!(err, ProviderLoadError::CutShort { size, .. } if size == length as u64),
+            "{length}: {text}"
+        );
+        assert!(
+            text.contains(&*cut.to_string_lossy()) && text.contains("cut short"),
+            "{text}"
+        );
+    }
+    ProviderLibrary::load(&http_server_library()).expect("the whole library loads");
+}

@@ -56,7 +56,10 @@ mod config;
 mod convert;
 mod server;
 
-pub use config::{ServerConfig, DEFAULT_ADDRESS, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT};
+pub use config::{
+    ServerConfig, DEFAULT_ADDRESS, DEFAULT_BODY_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT,
+};
 pub use server::{ActorHandler, GRACE_PERIOD};
 
 use server::Server;

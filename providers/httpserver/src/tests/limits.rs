@@ -39,36 +39,50 @@ fn drip(
     })
 }
 
-/// Everything the server sends until it closes the connection (an end of
-/// stream or a reset); panics unless that happens within `within`.
-async fn read_until_closed(mut reader: impl AsyncRead + Unpin, within: Duration) -> String {
-    let mut received = Vec::new();
-    let read_all = async {
-        let mut buffer = [0; 1024];
-        // A reset instead of an end of stream is a close too: the server may
-        // close with bytes of ours still unread.
-        while let Ok(n @ 1..) = reader.read(&mut buffer).await {
-            received.extend_from_slice(&buffer[..n]);
-        }
-    };
-    tokio::time::timeout(within, read_all)
-        .await
-        .unwrap_or_else(|_| panic!("the server did not close the connection within {within:?}"));
-    String::from_utf8_lossy(&received).into_owned()
+/// Reads, in the background, everything the server sends on `reader` until
+/// it closes the connection (an end of stream or a reset), and returns it.
+/// Panics unless the close comes `timeout` after `since` (the latest moment
+/// the server's timer may have started), give or take [`MARGIN`] later.
+fn closes_after(
+    mut reader: impl AsyncRead + Unpin + Send + 'static,
+    since: Instant,
+    timeout: Duration,
+) -> JoinHandle<String> {
+    tokio::spawn(async move {
+        let mut received = Vec::new();
+        let read_all = async {
+            let mut buffer = [0; 1024];
+            // A reset instead of an end of stream is a close too: the server
+            // may close with bytes of ours still unread.
+            while let Ok(n @ 1..) = reader.read(&mut buffer).await {
+                received.extend_from_slice(&buffer[..n]);
+            }
+        };
+        let within = (since + timeout + MARGIN).saturating_duration_since(Instant::now());
+        tokio::time::timeout(within, read_all)
+            .await
+            .unwrap_or_else(|_| panic!("not closed within {:?}", timeout + MARGIN));
+        let closed_after = since.elapsed();
+        assert!(
+            closed_after >= timeout,
+            "closed after {closed_after:?}, before the timeout of {timeout:?}"
+        );
+        String::from_utf8_lossy(&received).into_owned()
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_dripped_too_slowly_gets_408_and_the_connection_closes() {
     let provider = provider();
-    let body_timeout = Duration::from_millis(400);
     let addr = bind_with(&provider, &[("BODY_TIMEOUT_MS", "400")]);
 
     let (reader, mut writer) = TcpStream::connect(addr).await.unwrap().into_split();
+    let sending_headers = Instant::now();
     writer
         .write_all(b"POST /echo HTTP/1.1\r\nhost: test\r\ncontent-length: 100\r\n\r\n")
         .await
         .unwrap();
-    let sent_headers = Instant::now();
+    let closed = closes_after(reader, sending_headers, Duration::from_millis(400));
     // Each byte comes well within the timeout, the whole body (10 s) does not.
     let dripping = drip(writer, vec![b'x'; 100], Duration::from_millis(100));
 
@@ -77,8 +91,7 @@ async fn a_body_dripped_too_slowly_gets_408_and_the_connection_closes() {
     assert_eq!(reply.status, StatusCode::CREATED);
     assert_eq!(reply.body, "on time");
 
-    let answer = read_until_closed(reader, body_timeout + MARGIN).await;
-    let closed_after = sent_headers.elapsed();
+    let answer = closed.await.unwrap();
     assert!(
         answer.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
         "{answer}"
@@ -88,7 +101,6 @@ async fn a_body_dripped_too_slowly_gets_408_and_the_connection_closes() {
         answer.ends_with("the request body did not arrive within 400 ms (BODY_TIMEOUT_MS)"),
         "{answer}"
     );
-    assert!(closed_after >= body_timeout, "{closed_after:?}");
     dripping.abort();
 
     // The server goes on serving.
@@ -104,16 +116,20 @@ async fn connections_without_a_request_are_closed_after_the_idle_timeout() {
 
     // A keep-alive connection, idle after its first response.
     let mut kept_alive = TcpStream::connect(addr).await.unwrap();
+    let asking = Instant::now();
     kept_alive
         .write_all(b"GET /teapot HTTP/1.1\r\nhost: test\r\n\r\n")
         .await
         .unwrap();
-    let asked = Instant::now();
+    let kept_alive = closes_after(kept_alive, asking, idle_timeout);
     // A connection that never sends a byte.
+    let connecting = Instant::now();
     let silent = TcpStream::connect(addr).await.unwrap();
-    let opened = Instant::now();
+    let silent = closes_after(silent, connecting, idle_timeout);
     // A client whose headers come too slowly: they would take 5 s.
+    let connecting = Instant::now();
     let (slow_reader, slow_writer) = TcpStream::connect(addr).await.unwrap().into_split();
+    let slow = closes_after(slow_reader, connecting, idle_timeout);
     let mut headers = b"GET /teapot HTTP/1.1\r\nhost: test\r\nx-slow: ".to_vec();
     headers.resize(125, b'y');
     let dripping = drip(slow_writer, headers, Duration::from_millis(40));
@@ -123,20 +139,14 @@ async fn connections_without_a_request_are_closed_after_the_idle_timeout() {
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.body, "slow done");
 
-    let answer = read_until_closed(&mut kept_alive, idle_timeout + MARGIN).await;
-    assert!(asked.elapsed() >= idle_timeout, "{:?}", asked.elapsed());
+    let answer = kept_alive.await.unwrap();
     assert!(answer.starts_with("HTTP/1.1 418 "), "{answer}");
     assert!(
         !answer.contains("connection: close"),
         "kept alive at first: {answer}"
     );
-
-    assert_eq!(read_until_closed(silent, idle_timeout + MARGIN).await, "");
-    assert!(opened.elapsed() >= idle_timeout, "{:?}", opened.elapsed());
-    assert_eq!(
-        read_until_closed(slow_reader, idle_timeout + MARGIN).await,
-        ""
-    );
+    assert_eq!(silent.await.unwrap(), "", "closed without a response");
+    assert_eq!(slow.await.unwrap(), "", "closed without a response");
     dripping.abort();
     provider.stop();
 }

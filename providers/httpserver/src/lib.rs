@@ -12,9 +12,36 @@
 //! | `PORT` | `8080` | the TCP port; `0` picks a free one |
 //! | `ADDRESS` | `127.0.0.1` | the address to listen on: this machine only by default; `0.0.0.0` (or `::`) exposes the server on every interface |
 //! | `MAX_BODY_BYTES` | 10 MiB | larger request bodies are answered `413 Payload Too Large` |
+//! | `BODY_TIMEOUT_MS` | `30000` | a request's whole body must arrive within this many milliseconds of its headers; otherwise it is answered `408 Request Timeout` and the connection closed |
+//! | `IDLE_TIMEOUT_MS` | `30000` | a connection is closed (without a response) when the headers of its next request are not complete this many milliseconds after it opened or after its previous response |
+//! | `MAX_CONNECTIONS` | `1024` | at most this many connections are open at once; further ones wait, not accepted, until one closes |
 //!
 //! A port that is taken or a value that does not parse makes the binding fail
-//! at once, with the port in the message.
+//! at once, with the port or the value's name in the message. The timeouts
+//! take 1 to 86400000 (one day), `MAX_CONNECTIONS` 1 to 1000000.
+//!
+//! # Limits
+//!
+//! The last three values keep slow or greedy clients from holding the
+//! process's tasks, memory and file descriptors, which every other provider in
+//! the host shares:
+//!
+//! - `BODY_TIMEOUT_MS` bounds the whole body, not the pause between its bytes:
+//!   a client dripping a byte every second is cut too. The actor is called only
+//!   once the whole body is in, so no response has begun when the `408` is
+//!   sent. With the defaults, a body of the full 10 MiB needs about 350 KB/s;
+//!   raise the timeout for large uploads over slow links.
+//! - `IDLE_TIMEOUT_MS` closes idle keep-alive connections, connections that
+//!   never send a request, and clients that send their headers too slowly.
+//!   A request in flight (its body being read, the actor working, its
+//!   response being written) is never cut by it.
+//! - `MAX_CONNECTIONS` counts connections per server (each binding has its
+//!   own). Beyond it the server stops accepting: new connections wait in the
+//!   kernel's listen backlog, which costs the process no file descriptor, and
+//!   are served in turn as open ones close (the idle timeout frees those a
+//!   greedy client holds without using them). When the backlog is full too,
+//!   the system drops further connection attempts, and clients retry or give
+//!   up. Hitting the limit is logged at warn, at most once every five seconds.
 //!
 //! # Requests and responses
 //!
@@ -56,7 +83,10 @@ mod config;
 mod convert;
 mod server;
 
-pub use config::{ServerConfig, DEFAULT_ADDRESS, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT};
+pub use config::{
+    ServerConfig, DEFAULT_ADDRESS, DEFAULT_BODY_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT,
+};
 pub use server::{ActorHandler, GRACE_PERIOD};
 
 use server::Server;

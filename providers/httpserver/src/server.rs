@@ -1,5 +1,12 @@
 //! One actor's HTTP/1.1 server: a listener, its accept loop and one task per connection.
 //!
+//! Three limits keep a slow or greedy client from holding the process's
+//! resources: a request's whole body must arrive within `BODY_TIMEOUT_MS`, a
+//! connection waiting for its next request is closed after `IDLE_TIMEOUT_MS`,
+//! and at most `MAX_CONNECTIONS` connections are open: the accept loop takes a
+//! connection only when it has a free slot for it, so the others wait in the
+//! kernel's listen backlog and cost the process no file descriptor.
+//!
 //! The listener is shared between the accept loop and [`Server::begin_stop`],
 //! which takes it out and drops it: the port is free again as soon as
 //! `begin_stop` returns, without waiting for any task. The accept loop then
@@ -11,9 +18,10 @@ use crate::config::ServerConfig;
 use crate::convert::{
     call_failure_response, from_actor_response, plain_response, to_actor_request, ResponseBody,
 };
+use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
-use hyper::header::CONTENT_LENGTH;
+use hyper::header::{HeaderValue, CONNECTION, CONTENT_LENGTH};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::StatusCode;
@@ -26,13 +34,16 @@ use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use trellis_codec::{decode, encode, http};
 use trellis_provider_sdk::{CallError, HostHandle, ProviderError};
 
 /// How long connections get to finish their requests once the server stops.
 pub const GRACE_PERIOD: Duration = Duration::from_secs(5);
+
+/// The warning that a server hit `MAX_CONNECTIONS` is logged at most this often.
+const FULL_WARNING_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Hands an encoded `http::Request` to an actor and returns its encoded reply.
 ///
@@ -106,10 +117,12 @@ impl Server {
             actor: actor.to_string(),
             handler,
             max_body_bytes: config.max_body_bytes,
+            body_timeout: config.body_timeout,
         });
         tokio::spawn(accept_loop(
             Arc::clone(&listener),
             site,
+            Limits::new(config),
             shutdown_rx,
             local_addr,
             finished_tx,
@@ -174,34 +187,129 @@ struct Site<H> {
     actor: String,
     handler: H,
     max_body_bytes: usize,
+    body_timeout: Duration,
+}
+
+/// What bounds one server's connections: their count and how long they may idle.
+struct Limits {
+    /// Hyper's settings for each connection, the idle timeout among them.
+    builder: http1::Builder,
+    /// One permit per connection that may be open; a connection holds its
+    /// permit until it closes.
+    slots: Arc<Semaphore>,
+    /// Says (not too often) that every slot was taken.
+    full: FullWarning,
+}
+
+impl Limits {
+    fn new(config: &ServerConfig) -> Self {
+        let mut builder = http1::Builder::new();
+        // Hyper's header timer runs whenever a connection waits for a request
+        // head: from the accept, and again from the end of each response. That
+        // makes it the idle timeout, and it also cuts clients that send their
+        // headers too slowly. It closes the connection without a response.
+        builder
+            .keep_alive(true)
+            .timer(TokioTimer::new())
+            .header_read_timeout(config.idle_timeout);
+        Limits {
+            builder,
+            slots: Arc::new(Semaphore::new(config.max_connections)),
+            full: FullWarning::new(config.max_connections),
+        }
+    }
+
+    /// Waits for a free slot (warning when there is none), then for a
+    /// connection; `None` once the listener is closed.
+    async fn next_connection(
+        &mut self,
+        listener: &SharedListener,
+        actor: &str,
+        local_addr: SocketAddr,
+    ) -> Option<(io::Result<(TcpStream, SocketAddr)>, OwnedSemaphorePermit)> {
+        let slot = match Arc::clone(&self.slots).try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                self.full.hit(actor, local_addr, Instant::now());
+                // Never closed, so this cannot fail; if it did, stop serving.
+                Arc::clone(&self.slots).acquire_owned().await.ok()?
+            }
+        };
+        let accepted = poll_fn(|cx| listener.poll_accept(cx)).await?;
+        Some((accepted, slot))
+    }
+}
+
+/// Logs that a server's connection slots were all taken, at most once per
+/// [`FULL_WARNING_INTERVAL`] however often it happens, with how often it did.
+struct FullWarning {
+    max_connections: usize,
+    last_logged: Option<Instant>,
+    hits_since: u64,
+}
+
+impl FullWarning {
+    fn new(max_connections: usize) -> Self {
+        FullWarning {
+            max_connections,
+            last_logged: None,
+            hits_since: 0,
+        }
+    }
+
+    fn hit(&mut self, actor: &str, local_addr: SocketAddr, now: Instant) {
+        if let Some(hits) = self.due(now) {
+            tracing::warn!(
+                actor = %actor,
+                address = %local_addr,
+                hits,
+                "{} connections are open (MAX_CONNECTIONS): new connections wait in the listen backlog until one closes",
+                self.max_connections
+            );
+        }
+    }
+
+    /// Counts a hit at `now`; when a line is due, the hits it reports (this
+    /// one and those not logged since the last line).
+    fn due(&mut self, now: Instant) -> Option<u64> {
+        self.hits_since += 1;
+        let recent = self
+            .last_logged
+            .is_some_and(|last| now.saturating_duration_since(last) < FULL_WARNING_INTERVAL);
+        if recent {
+            return None;
+        }
+        self.last_logged = Some(now);
+        Some(std::mem::take(&mut self.hits_since))
+    }
 }
 
 async fn accept_loop<H: ActorHandler>(
     listener: Arc<SharedListener>,
     site: Arc<Site<H>>,
+    mut limits: Limits,
     mut shutdown: watch::Receiver<bool>,
     local_addr: SocketAddr,
     // Dropped when this function returns (or its task is dropped): that is the signal.
     _finished: mpsc::Sender<()>,
 ) {
     let mut connections = JoinSet::new();
-    let mut builder = http1::Builder::new();
-    builder.keep_alive(true).timer(TokioTimer::new());
     loop {
         tokio::select! {
-            accepted = poll_fn(|cx| listener.poll_accept(cx)) => match accepted {
+            accepted = limits.next_connection(&listener, &site.actor, local_addr) => match accepted {
                 None => break,
-                Some(Ok((stream, peer))) => {
+                Some((Ok((stream, peer)), slot)) => {
                     let _ = stream.set_nodelay(true);
                     connections.spawn(serve_connection(
-                        builder.clone(),
+                        limits.builder.clone(),
                         stream,
                         peer,
                         Arc::clone(&site),
                         shutdown.clone(),
+                        slot,
                     ));
                 }
-                Some(Err(e)) => {
+                Some((Err(e), _slot)) => {
                     // Out of file descriptors and the like: do not spin.
                     tracing::warn!(actor = %site.actor, address = %local_addr, "cannot accept a connection: {e}");
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -235,6 +343,8 @@ async fn serve_connection<H: ActorHandler>(
     peer: SocketAddr,
     site: Arc<Site<H>>,
     mut shutdown: watch::Receiver<bool>,
+    // Held while the connection is open: dropping it lets the next one in.
+    _slot: OwnedSemaphorePermit,
 ) {
     let service = service_fn(move |request| {
         let site = Arc::clone(&site);
@@ -278,32 +388,9 @@ async fn respond<H: ActorHandler>(
     parts: &hyper::http::request::Parts,
     body: Incoming,
 ) -> hyper::Response<ResponseBody> {
-    let too_large = || {
-        plain_response(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!(
-                "request body larger than {} bytes (MAX_BODY_BYTES)",
-                site.max_body_bytes
-            ),
-        )
-    };
-    let declared = parts
-        .headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > site.max_body_bytes as u64) {
-        return too_large();
-    }
-    let body = match Limited::new(body, site.max_body_bytes).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<LengthLimitError>() => return too_large(),
-        Err(e) => {
-            return plain_response(
-                StatusCode::BAD_REQUEST,
-                &format!("cannot read the request body: {e}"),
-            )
-        }
+    let body = match read_body(site, parts, body).await {
+        Ok(body) => body,
+        Err(refusal) => return refusal,
     };
     let request = to_actor_request(parts, body.into());
     let payload = match encode(&request) {
@@ -332,8 +419,85 @@ async fn respond<H: ActorHandler>(
     })
 }
 
+/// The whole request body, or the response refusing it: `413` when it is
+/// (or says it is) larger than `MAX_BODY_BYTES`, `408` when it has not all
+/// arrived within `BODY_TIMEOUT_MS`, `400` when it cannot be read.
+async fn read_body<H>(
+    site: &Site<H>,
+    parts: &hyper::http::request::Parts,
+    body: Incoming,
+) -> Result<Bytes, hyper::Response<ResponseBody>> {
+    let too_large = || {
+        plain_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!(
+                "request body larger than {} bytes (MAX_BODY_BYTES)",
+                site.max_body_bytes
+            ),
+        )
+    };
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > site.max_body_bytes as u64) {
+        return Err(too_large());
+    }
+    let whole_body = Limited::new(body, site.max_body_bytes).collect();
+    match tokio::time::timeout(site.body_timeout, whole_body).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.is::<LengthLimitError>() => Err(too_large()),
+        Ok(Err(e)) => Err(plain_response(
+            StatusCode::BAD_REQUEST,
+            &format!("cannot read the request body: {e}"),
+        )),
+        Err(_elapsed) => Err(body_timed_out(site.body_timeout)),
+    }
+}
+
+/// `408 Request Timeout`, closing the connection: the rest of the body may
+/// still be on its way, so the connection cannot carry another request.
+/// Nothing of the response has been sent yet, as the actor is only called
+/// with the whole body.
+fn body_timed_out(body_timeout: Duration) -> hyper::Response<ResponseBody> {
+    let mut response = plain_response(
+        StatusCode::REQUEST_TIMEOUT,
+        &format!(
+            "the request body did not arrive within {} ms (BODY_TIMEOUT_MS)",
+            body_timeout.as_millis()
+        ),
+    );
+    response
+        .headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
 /// Resolves once the server is asked to stop (or its [`Server`] is dropped).
 async fn stopping(shutdown: &mut watch::Receiver<bool>) {
     // Either the flag is set or the sender is gone: both mean stop.
     let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_full_warning_is_logged_at_most_once_per_interval() {
+        let mut warning = FullWarning::new(3);
+        let start = Instant::now();
+        assert_eq!(warning.due(start), Some(1));
+        for ms in [1, 10, 4_000, 4_999] {
+            assert_eq!(warning.due(start + Duration::from_millis(ms)), None);
+        }
+        // The hits not logged are counted in the next line.
+        assert_eq!(warning.due(start + FULL_WARNING_INTERVAL), Some(5));
+        assert_eq!(
+            warning.due(start + FULL_WARNING_INTERVAL + Duration::from_secs(1)),
+            None
+        );
+        assert_eq!(warning.due(start + 3 * FULL_WARNING_INTERVAL), Some(2));
+    }
 }

@@ -485,3 +485,5 @@ async fn describes_itself_and_takes_no_calls() {
         .unwrap_err();
     assert_eq!(e, ProviderError::unknown_operation("Anything"));
 }
+
+mod limits;

@@ -638,14 +638,18 @@ mod tests {
     use super::*;
 
     fn refusal(text: &str) -> Option<String> {
-        check(text, Path::new("m.yaml")).err().map(|e| e.to_string())
+        check(text, Path::new("m.yaml"))
+            .err()
+            .map(|e| e.to_string())
     }
 
     /// The deepest nesting of a parsed document, as serde_yaml sees it.
     fn parsed_depth(text: &str) -> usize {
         fn depth(value: &serde_yaml::Value) -> usize {
             match value {
-                serde_yaml::Value::Sequence(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+                serde_yaml::Value::Sequence(items) => {
+                    1 + items.iter().map(depth).max().unwrap_or(0)
+                }
                 serde_yaml::Value::Mapping(map) => {
                     1 + map
                         .iter()
@@ -678,7 +682,10 @@ mod tests {
             let text = nested(open, close, MAX_NESTING_DEPTH);
             assert_eq!(parsed_depth(&text), MAX_NESTING_DEPTH + 1, "{text}");
             let message = refusal(&text).expect(open);
-            assert!(message.starts_with("m.yaml:1: collections are nested 33 deep"), "{message}");
+            assert!(
+                message.starts_with("m.yaml:1: collections are nested 33 deep"),
+                "{message}"
+            );
         }
     }
 
@@ -750,7 +757,10 @@ mod tests {
         assert_eq!(refusal(&within), None);
         let over = format!("a: &x 1\nb: [{}]\n", vec!["*x"; MAX_ALIASES + 1].join(", "));
         let message = refusal(&over).expect("refused");
-        assert!(message.starts_with("m.yaml:2: more than 64 aliases"), "{message}");
+        assert!(
+            message.starts_with("m.yaml:2: more than 64 aliases"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -778,5 +788,49 @@ mod tests {
         }
         let message = refusal(&text).expect("refused");
         assert!(message.contains("the aliases"), "{message}");
+    }
+
+    /// Random text around a nesting bomb: whenever serde_yaml gets deep
+    /// enough to hit its own recursion limit (128), the bomb was real to
+    /// libyaml, and the scan must have refused it. (No anchors: an alias
+    /// inside its own node hits that limit without any nesting.)
+    #[test]
+    fn no_random_text_hides_nesting_the_parser_sees() {
+        const PIECES: &[&str] = &[
+            "'", "\"", "\\", "#", ": ", ":", " ", "\n", "\n ", "\n  ", "\n    ", "- ", "- - ",
+            "? ", "? a", "|", ">", "|2", "a", "it's", "x:", "k: ", "!t ", "!<x[> ", ",", "[", "]",
+            "{", "}", "\t", "\r\n", "---\n", "...\n", "%Y\n", "''", "\\\"",
+        ];
+        let bombs = [
+            format!("{}x{}", "[".repeat(150), "]".repeat(150)),
+            format!("{}x{}", "[\"]\", ".repeat(150), "]".repeat(150)),
+            format!("{}{{a: x}}", "- ".repeat(150)),
+        ];
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut random = move |below: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % below as u64) as usize
+        };
+        for bomb in bombs {
+            let mut deep_seen = 0;
+            for _ in 0..10_000 {
+                let pieces = random(24);
+                let mut text = String::new();
+                for i in 0..pieces * 2 {
+                    if i == pieces {
+                        text += &bomb;
+                    }
+                    text += PIECES[random(PIECES.len())];
+                }
+                let parsed = serde_yaml::from_str::<serde_yaml::Value>(&text);
+                if parsed.is_err_and(|e| e.to_string().contains("recursion limit exceeded")) {
+                    deep_seen += 1;
+                    assert!(refusal(&text).is_some(), "{text:?}");
+                }
+            }
+            assert!(deep_seen > 100, "only {deep_seen} texts reached {bomb}");
+        }
     }
 }

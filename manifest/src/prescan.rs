@@ -291,12 +291,18 @@ impl<'a> Scanner<'a> {
     fn token(&mut self) -> Result<(), Refusal> {
         let c = self.peek(0);
         let flow = self.flow_level > 0;
-        if self.mark.column == 0 && (c == b'%' || self.at_document_marker()) {
-            // A directive or a document marker ends every block collection.
+        let directive = self.mark.column == 0 && c == b'%';
+        if directive || self.at_document_marker() {
+            // Either ends every block collection. A directive fills its
+            // line; a document may start on the line of its `---`.
             self.unroll_indent(-1);
             self.remove_key();
             self.simple_key_allowed = false;
-            self.skip_to_break();
+            if directive {
+                self.skip_to_break();
+            } else {
+                (0..3).for_each(|_| self.advance());
+            }
             return Ok(());
         }
         match c {
@@ -734,6 +740,8 @@ mod tests {
             format!("a: 'b: [ '\nc: {deep}\nd: 'z'\n"),
             format!("a: \"x\\\\\"\nb: {deep}\nc: \"z\"\n"),
             format!("a: x'\n  y\nb: {deep}\n"),
+            format!("--- {deep}\n"),
+            format!("a: 1\n...\n--- {deep}\n"),
         ];
         for text in texts {
             if serde_yaml::from_str::<serde_yaml::Value>(&text).is_ok() {
@@ -799,7 +807,7 @@ mod tests {
         const PIECES: &[&str] = &[
             "'", "\"", "\\", "#", ": ", ":", " ", "\n", "\n ", "\n  ", "\n    ", "- ", "- - ",
             "? ", "? a", "|", ">", "|2", "a", "it's", "x:", "k: ", "!t ", "!<x[> ", ",", "[", "]",
-            "{", "}", "\t", "\r\n", "---\n", "...\n", "%Y\n", "''", "\\\"",
+            "{", "}", "\t", "\r\n", "---\n", "--- ", "...\n", "%Y\n", "''", "\\\"",
         ];
         let bombs = [
             format!("{}x{}", "[".repeat(150), "]".repeat(150)),

@@ -23,6 +23,23 @@
 //! manifest's shape and entries but does not open the files it names; see
 //! [`Manifest::missing_files`] for a quick check.
 //!
+//! # Limits
+//!
+//! Manifests may come from anyone who can write to a watched folder, so
+//! before the parser runs this crate refuses:
+//!
+//! * more than [`MAX_MANIFEST_BYTES`] (1 MiB), from a file (checked by its
+//!   size, then by a read that stops past the limit) or as text;
+//! * collections nested deeper than [`MAX_NESTING_DEPTH`] (32), counted in
+//!   indentation levels and `[`/`{` brackets outside strings and comments;
+//! * more than [`MAX_ALIASES`] (64) YAML aliases (`*name`), or aliases that
+//!   together may repeat more than [`MAX_ALIAS_EXPANSION`] (1 MiB) of text.
+//!
+//! The nesting and alias checks are one linear pass over the text that
+//! tokenises it as the YAML parser does; they apply to JSON too. Each
+//! refusal is a [`ManifestError::TooLarge`] or [`ManifestError::TooComplex`]
+//! naming the file (and line) and the limit.
+//!
 //! ```
 //! use std::path::Path;
 //! use trellis_manifest::{Format, Manifest, INLINE_SOURCE};

@@ -100,8 +100,9 @@ pub const MAX_NESTING_DEPTH: usize = 32;
 pub const MAX_ALIASES: usize = 64;
 
 /// The most text, in bytes, all aliases of a manifest together may repeat.
-/// An alias is counted as all the text from its anchor (`&name`) to itself,
-/// which is at least the node it repeats.
+/// An alias is counted as all the text from its anchor (`&name`) to the
+/// anchor's first alias (plus what aliases in that text repeat), which is
+/// at least the node it repeats.
 pub const MAX_ALIAS_EXPANSION: usize = 1 << 20;
 
 /// Returns the binding name to use for `name`: `name` itself, or
@@ -194,7 +195,10 @@ impl Manifest {
     ///
     /// The format comes from the extension ([`Format::from_path`]) and
     /// relative paths resolve against the file's folder first. Variables
-    /// whose value is not valid Unicode count as unset.
+    /// whose value is not valid Unicode count as unset. A file over
+    /// [`MAX_MANIFEST_BYTES`] is refused ([`ManifestError::TooLarge`]) by its
+    /// size before it is read, and a read stops one byte past the limit in
+    /// case it grew meanwhile.
     pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
         Self::load_with_env(path, &|name| std::env::var(name).ok())
     }

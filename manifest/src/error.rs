@@ -34,6 +34,37 @@ pub enum ManifestError {
         message: String,
     },
 
+    /// The manifest is larger than [`crate::MAX_MANIFEST_BYTES`]. Checked
+    /// before the text is read whole or parsed.
+    #[error(
+        "{}: the manifest has {size} bytes, more than the limit of {limit} bytes",
+        path.display()
+    )]
+    TooLarge {
+        /// The manifest's source name.
+        path: PathBuf,
+        /// Its size in bytes (for a file that grew while it was read, the
+        /// larger of its size then and the bytes read).
+        size: u64,
+        /// The limit, [`crate::MAX_MANIFEST_BYTES`].
+        limit: u64,
+    },
+
+    /// The text is refused before parsing because it would make the parser
+    /// slow or the decoded manifest large: collections nested deeper than
+    /// [`crate::MAX_NESTING_DEPTH`], more than [`crate::MAX_ALIASES`]
+    /// aliases, or aliases repeating more than
+    /// [`crate::MAX_ALIAS_EXPANSION`] bytes of text.
+    #[error("{}:{line}: {what}", path.display())]
+    TooComplex {
+        /// The manifest's source name.
+        path: PathBuf,
+        /// The 1-based line where the limit was crossed.
+        line: usize,
+        /// Which limit, in words.
+        what: String,
+    },
+
     /// A `${NAME}` reference names an environment variable that is not set
     /// and gives no default.
     #[error(

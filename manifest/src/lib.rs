@@ -23,6 +23,23 @@
 //! manifest's shape and entries but does not open the files it names; see
 //! [`Manifest::missing_files`] for a quick check.
 //!
+//! # Limits
+//!
+//! Manifests may come from anyone who can write to a watched folder, so
+//! before the parser runs this crate refuses:
+//!
+//! * more than [`MAX_MANIFEST_BYTES`] (1 MiB), from a file (checked by its
+//!   size, then by a read that stops past the limit) or as text;
+//! * collections nested deeper than [`MAX_NESTING_DEPTH`] (32), counted in
+//!   indentation levels and `[`/`{` brackets outside strings and comments;
+//! * more than [`MAX_ALIASES`] (64) YAML aliases (`*name`), or aliases that
+//!   together may repeat more than [`MAX_ALIAS_EXPANSION`] (1 MiB) of text.
+//!
+//! The nesting and alias checks are one linear pass over the text that
+//! tokenises it as the YAML parser does; they apply to JSON too. Each
+//! refusal is a [`ManifestError::TooLarge`] or [`ManifestError::TooComplex`]
+//! naming the file (and line) and the limit.
+//!
 //! ```
 //! use std::path::Path;
 //! use trellis_manifest::{Format, Manifest, INLINE_SOURCE};
@@ -53,11 +70,12 @@
 
 mod error;
 mod expand;
+mod prescan;
 mod raw;
+mod read;
 mod validate;
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 pub use error::ManifestError;
@@ -68,6 +86,24 @@ pub const DEFAULT_BINDING: &str = "default";
 /// The source name to pass to [`Manifest::parse_str`] for text that did not
 /// come from a file.
 pub const INLINE_SOURCE: &str = "<inline>";
+
+/// The largest manifest accepted, in bytes (1 MiB), from a file or as text.
+/// A manifest lists a few actors, providers and bindings: a few kilobytes.
+pub const MAX_MANIFEST_BYTES: usize = 1 << 20;
+
+/// The deepest nesting of collections accepted: the top-level mapping is 1,
+/// `bindings` 2, an entry 3, its `values` 4. Counted in indentation levels
+/// and `[`/`{` brackets, before parsing.
+pub const MAX_NESTING_DEPTH: usize = 32;
+
+/// The most YAML aliases (`*name`) a manifest may hold.
+pub const MAX_ALIASES: usize = 64;
+
+/// The most text, in bytes, all aliases of a manifest together may repeat.
+/// An alias is counted as all the text from its anchor (`&name`) to the
+/// anchor's first alias (plus what aliases in that text repeat), which is
+/// at least the node it repeats.
+pub const MAX_ALIAS_EXPANSION: usize = 1 << 20;
 
 /// Returns the binding name to use for `name`: `name` itself, or
 /// [`DEFAULT_BINDING`] if it is empty.
@@ -159,7 +195,10 @@ impl Manifest {
     ///
     /// The format comes from the extension ([`Format::from_path`]) and
     /// relative paths resolve against the file's folder first. Variables
-    /// whose value is not valid Unicode count as unset.
+    /// whose value is not valid Unicode count as unset. A file over
+    /// [`MAX_MANIFEST_BYTES`] is refused ([`ManifestError::TooLarge`]) by its
+    /// size before it is read, and a read stops one byte past the limit in
+    /// case it grew meanwhile.
     pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
         Self::load_with_env(path, &|name| std::env::var(name).ok())
     }
@@ -170,10 +209,7 @@ impl Manifest {
         path: &Path,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Manifest, ManifestError> {
-        let text = fs::read_to_string(path).map_err(|reason| ManifestError::Read {
-            path: path.to_path_buf(),
-            reason,
-        })?;
+        let text = read::read_bounded(path)?;
         // A bare file name has an empty parent, which joins as the working
         // directory: exactly the folder the file is in.
         let base_dir = path.parent().unwrap_or(Path::new(""));
@@ -193,7 +229,12 @@ impl Manifest {
     ///   set; a default applies only to unset variables). References in
     ///   full-line `#` comments are left alone, as is a bare `$NAME`.
     ///
-    /// Errors: [`ManifestError::UnknownVariable`] for an unset variable
+    /// Errors: [`ManifestError::TooLarge`] for text over
+    /// [`MAX_MANIFEST_BYTES`]; [`ManifestError::TooComplex`] for YAML or JSON
+    /// nesting deeper than [`MAX_NESTING_DEPTH`], more than [`MAX_ALIASES`]
+    /// aliases or aliases repeating more than [`MAX_ALIAS_EXPANSION`] bytes
+    /// (checked on the expanded text in one linear pass, before the parser
+    /// runs); [`ManifestError::UnknownVariable`] for an unset variable
     /// without default; [`ManifestError::Syntax`] for malformed text, unknown
     /// keys and wrong types; [`ManifestError::Invalid`] for an empty actor or
     /// capability path, a binding whose `actor` is not an actor public key or
@@ -206,7 +247,9 @@ impl Manifest {
         env: &dyn Fn(&str) -> Option<String>,
         format: Format,
     ) -> Result<Manifest, ManifestError> {
+        read::check_size(text.len() as u64, source)?;
         let expanded = expand::expand(text, source, env)?;
+        prescan::check(&expanded, source)?;
         let raw = raw::decode(&expanded, format).map_err(|message| ManifestError::Syntax {
             path: source.to_path_buf(),
             message,

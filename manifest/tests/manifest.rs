@@ -3,9 +3,11 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use trellis_manifest::{
     normalize_binding, Format, Manifest, ManifestError, DEFAULT_BINDING, INLINE_SOURCE,
+    MAX_ALIASES, MAX_MANIFEST_BYTES, MAX_NESTING_DEPTH,
 };
 
 const ACTOR: &str = "MB4OLDIC3TCZ4Q4TGGOVAZC43VXFE2JQVRAXQMQFXUCREOOFEKOKZTY2";
@@ -509,4 +511,199 @@ fn load_reports_unreadable_files() {
     );
     // The cause is in the message, not repeated as a source.
     assert!(std::error::Error::source(&err).is_none());
+}
+
+// --- limits ---
+
+/// How long refusing a hostile manifest may take: the parser would spend
+/// seconds to minutes (or gigabytes) on each of them.
+const FAST: Duration = Duration::from_millis(500);
+
+/// A valid manifest padded with a comment to exactly `size` bytes.
+fn manifest_of_size(size: usize) -> String {
+    let mut text = "actors: [a.wasm]\n#".to_owned();
+    text += &"x".repeat(size - text.len() - 1);
+    text.push('\n');
+    assert_eq!(text.len(), size);
+    text
+}
+
+/// Parses `text` and returns the error and how long the refusal took.
+fn refuse_timed(text: &str, format: Format) -> (ManifestError, Duration) {
+    let started = Instant::now();
+    let source = Path::new("examples/echo.yaml");
+    let result = Manifest::parse_str(text, source, Path::new("/base"), &no_env, format);
+    let elapsed = started.elapsed();
+    eprintln!("refused {} bytes in {elapsed:?}", text.len());
+    (result.expect_err("manifest must be refused"), elapsed)
+}
+
+fn assert_too_complex(err: &ManifestError, what: &str) {
+    assert!(matches!(err, ManifestError::TooComplex { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(message.starts_with("examples/echo.yaml:"), "{message}");
+    assert!(message.contains(what), "{message}");
+}
+
+#[test]
+fn text_up_to_the_size_limit_parses() {
+    let m = parse(&manifest_of_size(MAX_MANIFEST_BYTES)).expect("at the limit");
+    assert_eq!(m.actors.len(), 1);
+}
+
+#[test]
+fn text_over_the_size_limit_is_refused() {
+    let err = parse(&manifest_of_size(MAX_MANIFEST_BYTES + 1)).expect_err("over the limit");
+    assert!(matches!(err, ManifestError::TooLarge { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "examples/echo.yaml: the manifest has 1048577 bytes, more than the limit of 1048576 bytes"
+    );
+}
+
+#[test]
+fn files_over_the_size_limit_are_refused_by_size() {
+    let (_dir, path) = project("m.yaml", &manifest_of_size(MAX_MANIFEST_BYTES), &[]);
+    Manifest::load(&path).expect("a file at the limit loads");
+    let (_dir, path) = project("m.yaml", &manifest_of_size(MAX_MANIFEST_BYTES + 10), &[]);
+    let err = Manifest::load(&path).expect_err("over the limit");
+    let expected = format!(
+        "{}: the manifest has 1048586 bytes, more than the limit of 1048576 bytes",
+        path.display()
+    );
+    assert_eq!(err.to_string(), expected);
+}
+
+/// A file whose size on disk says nothing (a device, a pipe, a file still
+/// growing) is read no further than one byte past the limit.
+#[cfg(target_os = "linux")]
+#[test]
+fn endless_files_are_read_only_up_to_the_limit() {
+    let err = Manifest::load(Path::new("/dev/zero")).expect_err("endless");
+    match err {
+        ManifestError::TooLarge { path, size, limit } => {
+            assert_eq!(path, Path::new("/dev/zero"));
+            assert_eq!((size, limit), (1048577, 1048576));
+        }
+        other => panic!("unexpected error: {other:?}"),
+    }
+}
+
+#[test]
+fn a_manifest_with_an_anchor_still_parses() {
+    let text = format!(
+        "bindings:\n  - actor: {ACTOR}\n    capability: wascc:keyvalue\n    values: &redis {{URL: \"redis://db:6379/\", POOL: 4}}\n  - actor: {OTHER_ACTOR}\n    capability: wascc:keyvalue\n    values: *redis\n"
+    );
+    let m = parse(&text).expect("parses");
+    let expected = map(&[("URL", "redis://db:6379/"), ("POOL", "4")]);
+    assert_eq!(m.bindings[0].values, expected);
+    assert_eq!(m.bindings[1].values, expected);
+}
+
+/// The classic "billion laughs": every level repeats the one before it
+/// nine times, 9^9 copies in all.
+#[test]
+fn billion_laughs_are_refused_fast() {
+    let mut text = "labels:\n  l0: &l0 lol\n".to_owned();
+    for level in 1..=9 {
+        let before = vec![format!("*l{}", level - 1); 9].join(", ");
+        text += &format!("  l{level}: &l{level} [{before}]\n");
+    }
+    let (err, elapsed) = refuse_timed(&text, Format::Yaml);
+    // Refused by what the aliases repeat before their number runs out.
+    assert_too_complex(&err, "aliases (`*name`) up to here may repeat");
+    assert!(elapsed < FAST, "{elapsed:?}");
+}
+
+/// Many aliases of a tiny anchor repeat little, but each costs the decoder
+/// a step.
+#[test]
+fn too_many_aliases_are_refused_fast() {
+    let aliases = vec!["*a"; 300_000].join(",");
+    let text = format!("labels: {{a: &a x}}\nactors: [{aliases}]\n");
+    let (err, elapsed) = refuse_timed(&text, Format::Yaml);
+    assert_too_complex(&err, &format!("more than {MAX_ALIASES} aliases"));
+    assert!(elapsed < FAST, "{elapsed:?}");
+}
+
+/// Few aliases, each of one large scalar: a 1 MiB file that would decode
+/// to tens of megabytes.
+#[test]
+fn aliases_of_a_large_scalar_are_refused_fast() {
+    let big = "x".repeat(MAX_MANIFEST_BYTES - 4096);
+    let aliases = vec!["*big"; 60].join(", ");
+    let text = format!("labels: {{big: &big {big}}}\nactors: [{aliases}]\n");
+    let (err, elapsed) = refuse_timed(&text, Format::Yaml);
+    assert_too_complex(&err, "the aliases (`*name`) up to here may repeat");
+    assert!(elapsed < FAST, "{elapsed:?}");
+}
+
+/// Nested anchors that stay under the alias count: 3 levels of 20.
+#[test]
+fn few_nested_aliases_repeating_much_are_refused() {
+    let big = "x".repeat(10_000);
+    let twenty = |name: &str| vec![format!("*{name}"); 20].join(", ");
+    let text = format!(
+        "labels: {{big: &big {big}}}\nbindings:\n  - &b {{actor: a, capability: b:c, values: &v {{{}}}}}\n{}",
+        (0..20).map(|i| format!("k{i}: *big")).collect::<Vec<_>>().join(", "),
+        twenty("b").replace("*b", "  - *b\n").replace(", ", ""),
+    );
+    let (err, elapsed) = refuse_timed(&text, Format::Yaml);
+    assert_too_complex(&err, "may repeat");
+    assert!(elapsed < FAST, "{elapsed:?}");
+}
+
+/// 200 KB of nesting in shapes the parser takes quadratic time over
+/// (tens of seconds to minutes).
+#[test]
+fn deep_flow_nesting_is_refused_fast() {
+    let texts = [
+        (format!("actors: {}", "[".repeat(200_000)), Format::Yaml),
+        (format!("labels: {}", "{a: ".repeat(50_000)), Format::Yaml),
+        (
+            format!("{{\"actors\": {}", "[\"]\", ".repeat(40_000)),
+            Format::Json,
+        ),
+    ];
+    for (text, format) in texts {
+        let (err, elapsed) = refuse_timed(&text, format);
+        let limit = format!("nested 33 deep here, more than the limit of {MAX_NESTING_DEPTH}");
+        assert_too_complex(&err, &limit);
+        assert_eq!(err.to_string().split(':').nth(1), Some("1"), "{err}");
+        assert!(elapsed < FAST, "{elapsed:?}");
+    }
+}
+
+#[test]
+fn deep_block_nesting_is_refused() {
+    let text = "- ".repeat(100_000);
+    let (err, elapsed) = refuse_timed(&text, Format::Yaml);
+    assert_too_complex(&err, "nested 33 deep");
+    assert!(elapsed < FAST, "{elapsed:?}");
+}
+
+#[test]
+fn the_example_manifests_are_within_the_limits() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let lattice = examples.join("lattice");
+    let mut checked = 0;
+    for dir in [&examples, &lattice] {
+        for entry in fs::read_dir(dir).expect("examples") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                // Unset variables may fail a manifest; the limits must not.
+                let loaded = Manifest::load_with_env(&path, &no_env);
+                assert!(
+                    !matches!(
+                        loaded,
+                        Err(ManifestError::TooLarge { .. } | ManifestError::TooComplex { .. })
+                    ),
+                    "{}: {loaded:?}",
+                    path.display()
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 5, "{checked}");
 }

@@ -163,6 +163,46 @@ async fn a_host_follows_its_manifest_folder() {
     host.stop().await;
 }
 
+/// A manifest made to exhaust the host is refused like a syntax error, and
+/// the last good state stays: here one whose aliases would repeat a large
+/// scalar (about 60 MB decoded from a 1 MB file), then one over the size
+/// limit.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hostile_manifest_keeps_the_last_good_state() {
+    let manifests = tempfile::tempdir().unwrap();
+    let (_assets, echo) = assets();
+    let file = manifests.path().join("echo.yaml");
+    let port = free_port();
+    std::fs::write(&file, echo_yaml(&echo, port)).unwrap();
+    let mut host = Watched::start(manifests.path());
+    serves(port, "/watched").await;
+
+    let big = "x".repeat(1_000_000);
+    let aliases = vec!["*big"; 60].join(", ");
+    let bomb = format!("labels: {{big: &big {big}}}\nactors: [{aliases}]\n");
+    std::fs::write(&file, bomb).unwrap();
+    host.until("the alias bomb to be refused", |s| {
+        s.manifest_errors
+            .get(&file)
+            .is_some_and(|e| e.contains("aliases (`*name`) up to here may repeat"))
+    })
+    .await;
+    serves(port, "/watched").await;
+
+    let padding = "x".repeat(trellis_manifest::MAX_MANIFEST_BYTES);
+    let oversized = format!("{}#{padding}\n", echo_yaml(&echo, port));
+    std::fs::write(&file, oversized).unwrap();
+    host.until("the oversized manifest to be refused", |s| {
+        s.manifest_errors
+            .get(&file)
+            .is_some_and(|e| e.contains("bytes, more than the limit of 1048576 bytes"))
+    })
+    .await;
+    serves(port, "/watched").await;
+    assert!(host.host.bus().actor(ECHO_KEY).is_some());
+    host.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rebuilt_actor_is_swapped_under_load_without_a_failed_request() {
     let manifests = tempfile::tempdir().unwrap();

@@ -6,7 +6,7 @@ use futures::StreamExt;
 use trellis_claims::nkeys::KeyPair;
 use trellis_host::lattice::protocol::{Invocation as Envelope, Subjects};
 
-fn trusted(nats: &NatsServer, seed: &str) -> LatticeConfig {
+pub(super) fn trusted(nats: &NatsServer, seed: &str) -> LatticeConfig {
     LatticeConfig {
         cluster_seed: Some(seed.into()),
         ..config(nats, "x")
@@ -14,7 +14,7 @@ fn trusted(nats: &NatsServer, seed: &str) -> LatticeConfig {
 }
 
 /// A host whose calls give up after half a second.
-fn impatient_host() -> Host {
+pub(super) fn impatient_host() -> Host {
     HostBuilder::new()
         .config(test_config())
         .call_timeout(Duration::from_millis(500))

@@ -393,6 +393,23 @@ fn trellis_json(args: &[String]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("JSON output")
 }
 
+/// `trellis lattice hosts --json` on the lattice of `net`, given a cluster
+/// seed and issuers only if `env` sets them: the hosts that answered.
+fn hosts_seen(net: &[String], env: &[(&str, &str)]) -> Vec<serde_json::Value> {
+    let out = trellis()
+        .args(["lattice", "hosts", "--json"])
+        .args(net)
+        .env_remove("LATTICE_CLUSTER_SEED")
+        .env_remove("LATTICE_CLUSTER_ISSUERS")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let hosts: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON output");
+    hosts.as_array().expect("a list of hosts").clone()
+}
+
 /// Whether `binding`, from an inventory's JSON, is the one whose only value
 /// is `PORT=port`: told by its value names and digest, as its values are
 /// not in an inventory.

@@ -18,6 +18,23 @@ fn keyed(nats: &NatsServer, seed: &KeyPair, issuers: &[&KeyPair]) -> LatticeConf
     }
 }
 
+/// Asks `trellis lattice hosts` given `seed` and `issuers`, as the hosts
+/// are at this step, how many hosts it sees.
+async fn hosts_the_cli_sees(nats: &NatsServer, seed: &KeyPair, issuers: &[&KeyPair]) -> usize {
+    let seed = seed.seed().unwrap();
+    let issuers: Vec<String> = issuers.iter().map(|k| k.public_key()).collect();
+    let mut net = lattice_args(nats);
+    net.extend(["--lattice-namespace".into(), "x".into()]);
+    let ask = move || {
+        let env = [
+            ("LATTICE_CLUSTER_SEED", seed.as_str()),
+            ("LATTICE_CLUSTER_ISSUERS", &issuers.join(",")),
+        ];
+        hosts_seen(&net, &env).len()
+    };
+    tokio::task::spawn_blocking(ask).await.unwrap()
+}
+
 /// A host joined to the lattice.
 type Member = (Arc<Host>, Arc<Lattice>);
 
@@ -157,17 +174,45 @@ async fn in_every_view(new: &Arc<Lattice>, others: &[Arc<Lattice>]) {
     .await;
 }
 
-/// The hosts of the rotation, each with its role.
+/// The hosts of a rolling restart, each with its role, and the calls
+/// flowing between them.
 struct Rotation {
     hosts: Vec<(Role, Member)>,
     /// What the hosts that left had refused, each.
     refused: Vec<u64>,
+    traffic: Arc<Traffic>,
+    calling: JoinHandle<()>,
 }
 
 impl Rotation {
-    /// Restarts host `at` with `config`: it leaves (calls go on through the
-    /// other host of its role), then a new one joins in its place.
-    async fn restart(&mut self, at: usize, config: LatticeConfig, traffic: &Traffic) {
+    /// Hosts of `roles` joined with `config`, once they all see each other
+    /// and the first calling host's calls succeed.
+    async fn start(roles: &[Role], config: LatticeConfig) -> Rotation {
+        let mut hosts = Vec::new();
+        for role in roles {
+            hosts.push((*role, role.join(config.clone()).await));
+        }
+        let lattices: Vec<_> = hosts.iter().map(|(_, (_, l))| Arc::clone(l)).collect();
+        for (i, lattice) in lattices.iter().enumerate() {
+            in_every_view(lattice, &lattices[i + 1..]).await;
+        }
+        let caller = hosts.iter().find(|(role, _)| *role == Role::Calling);
+        let caller = Arc::clone(&caller.expect("a calling host").1 .0);
+        let (traffic, calling) = Traffic::start(caller, "before any restart");
+        traffic.succeeds(20).await;
+        Rotation {
+            hosts,
+            refused: Vec::new(),
+            traffic,
+            calling,
+        }
+    }
+
+    /// Restarts host `at` with `config` as the step `step`: it leaves (calls
+    /// go on through the other host of its role), a new one joins in its
+    /// place, and calls succeed again.
+    async fn restart(&mut self, at: usize, config: LatticeConfig, step: String) {
+        self.traffic.begin(step);
         let role = self.hosts[at].0;
         if role == Role::Calling {
             let other = self
@@ -175,7 +220,7 @@ impl Rotation {
                 .iter()
                 .enumerate()
                 .find(|(i, (r, _))| *i != at && *r == role);
-            traffic
+            self.traffic
                 .hand_over(&other.expect("two callers").1 .1 .0)
                 .await;
         }
@@ -189,6 +234,33 @@ impl Rotation {
             .collect();
         in_every_view(&new.1, &others).await;
         self.hosts[at] = (role, new);
+        self.traffic.succeeds(20).await;
+    }
+
+    /// Stops the calls and the hosts, and checks that no message was
+    /// refused, no call failed and calls succeeded at every step.
+    async fn end(mut self) {
+        let (steps, failures) = self.traffic.stop(self.calling).await;
+        for (step, successes) in &steps {
+            eprintln!("{successes:>6} calls succeeded: {step}");
+        }
+        for (_, (_, lattice)) in &self.hosts {
+            self.refused.push(lattice.inventory().refused);
+        }
+        let members: Vec<_> = self.hosts.iter().map(|(_, m)| m).collect();
+        leave(&members).await;
+        // Refusals would mean the keys of two hosts did not fit at some step.
+        assert!(
+            self.refused.iter().all(|r| *r == 0),
+            "messages refused, host by host: {:?}",
+            self.refused
+        );
+        assert!(
+            failures.is_empty(),
+            "failed calls:\n{}",
+            failures.join("\n")
+        );
+        assert!(steps.iter().all(|(_, n)| *n > 0), "{steps:?}");
     }
 }
 
@@ -204,21 +276,7 @@ async fn the_cluster_key_rotates_as_documented_without_a_failed_call() {
         Role::Calling,
         Role::Calling,
     ];
-    let mut hosts = Vec::new();
-    for role in roles {
-        hosts.push((role, role.join(keyed(&nats, &a, &[])).await));
-    }
-    let lattices: Vec<_> = hosts.iter().map(|(_, (_, l))| Arc::clone(l)).collect();
-    for (i, lattice) in lattices.iter().enumerate() {
-        in_every_view(lattice, &lattices[i + 1..]).await;
-    }
-    let mut rotation = Rotation {
-        hosts,
-        refused: Vec::new(),
-    };
-    let (traffic, calling) = Traffic::start(Arc::clone(&rotation.hosts[2].1 .0), "all on seed A");
-    traffic.succeeds(20).await;
-
+    let mut rotation = Rotation::start(&roles, keyed(&nats, &a, &[])).await;
     let stages: [(&str, &KeyPair, &[&KeyPair]); 3] = [
         ("seed A, issuers B", &a, &[&b]),
         ("seed B, issuers A", &b, &[&a]),
@@ -226,34 +284,35 @@ async fn the_cluster_key_rotates_as_documented_without_a_failed_call() {
     ];
     for (stage, seed, issuers) in stages {
         for (at, role) in roles.iter().enumerate() {
-            traffic.begin(format!("{role:?} host {at} restarted on {stage}"));
+            let step = format!("{role:?} host {at} restarted on {stage}");
             rotation
-                .restart(at, keyed(&nats, seed, issuers), &traffic)
+                .restart(at, keyed(&nats, seed, issuers), step)
                 .await;
-            traffic.succeeds(20).await;
+            let seen = hosts_the_cli_sees(&nats, seed, issuers).await;
+            assert_eq!(
+                seen,
+                roles.len(),
+                "the CLI on {stage} after restarting host {at}"
+            );
         }
     }
+    rotation.end().await;
+}
 
-    let (steps, failures) = traffic.stop(calling).await;
-    for (step, successes) in &steps {
-        eprintln!("{successes:>6} calls succeeded: {step}");
+/// The same rolling restart on an open lattice, keys left out: what makes
+/// the rotation above fail a call.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "fails: a host that leaves drops the calls already routed to it, \
+            as Lattice::leave aborts its subscriptions instead of draining them"]
+async fn calls_go_on_while_answering_hosts_restart_one_by_one() {
+    let nats = NatsServer::start();
+    let roles = [Role::Answering, Role::Answering, Role::Calling];
+    let mut rotation = Rotation::start(&roles, config(&nats, "x")).await;
+    for round in 0..4 {
+        for at in 0..2 {
+            let step = format!("answering host {at} restarted, round {round}");
+            rotation.restart(at, config(&nats, "x"), step).await;
+        }
     }
-    for (_, (_, lattice)) in &rotation.hosts {
-        rotation.refused.push(lattice.inventory().refused);
-    }
-    // Refusals would mean the keys of two hosts did not fit at some step.
-    assert!(
-        rotation.refused.iter().all(|r| *r == 0),
-        "messages refused during the rotation, host by host: {:?}",
-        rotation.refused
-    );
-    assert!(
-        failures.is_empty(),
-        "failed calls:\n{}",
-        failures.join("\n")
-    );
-    assert_eq!(steps.len(), 1 + 3 * roles.len());
-    assert!(steps.iter().all(|(_, n)| *n > 0), "{steps:?}");
-    let members: Vec<_> = rotation.hosts.iter().map(|(_, m)| m).collect();
-    leave(&members).await;
+    rotation.end().await;
 }

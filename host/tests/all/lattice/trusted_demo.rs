@@ -29,22 +29,6 @@ fn cluster_key_file(dir: &Path) -> PathBuf {
     file
 }
 
-/// `trellis lattice hosts --json` on the lattice of `net`, given the cluster
-/// seed only if `env` sets it: the hosts that answered.
-fn hosts_seen(net: &[String], env: &[(&str, &str)]) -> Vec<serde_json::Value> {
-    let out = trellis()
-        .args(["lattice", "hosts", "--json"])
-        .args(net)
-        .env_remove("LATTICE_CLUSTER_SEED")
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let hosts: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON output");
-    hosts.as_array().expect("a list of hosts").clone()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_readme_trusted_three_host_demo_works_and_keeps_open_hosts_out() {
     let nats = NatsServer::start();

@@ -3,7 +3,10 @@
 //! `trellis up` processes exactly as a user runs them.
 
 mod attacks;
+mod rotation;
 mod transport;
+mod trusted_demo;
+mod trusted_values;
 
 use crate::support::*;
 use std::collections::HashMap;
@@ -400,6 +403,23 @@ fn trellis_json(args: &[String]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("JSON output")
 }
 
+/// `trellis lattice hosts --json` on the lattice of `net`, given a cluster
+/// seed and issuers only if `env` sets them: the hosts that answered.
+fn hosts_seen(net: &[String], env: &[(&str, &str)]) -> Vec<serde_json::Value> {
+    let out = trellis()
+        .args(["lattice", "hosts", "--json"])
+        .args(net)
+        .env_remove("LATTICE_CLUSTER_SEED")
+        .env_remove("LATTICE_CLUSTER_ISSUERS")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let hosts: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON output");
+    hosts.as_array().expect("a list of hosts").clone()
+}
+
 /// Whether `binding`, from an inventory's JSON, is the one whose only value
 /// is `PORT=port`: told by its value names and digest, as its values are
 /// not in an inventory.
@@ -422,6 +442,34 @@ async fn serves_echo(port: u16, deadline: Duration) {
     .await;
 }
 
+/// The README's three hosts as `trellis up` processes on the lattice of
+/// `net`, started in its order with `env` set (manifests
+/// examples/lattice/host{3,2,1}.yaml), once both HTTP ports answer with the
+/// echo actor: the processes (host 3, 2, 1) and the two ports.
+async fn demo_hosts(net: &[String], env: &[(&str, &str)]) -> (Vec<Running>, u16, u16) {
+    let (port_1, port_2) = (free_port(), free_port());
+    let up = |n: u32| {
+        let manifest = workspace_root().join(format!("examples/lattice/host{n}.yaml"));
+        let mut command = trellis();
+        command
+            .arg("up")
+            .arg("--manifest")
+            .arg(manifest)
+            .args(net)
+            .envs(env.iter().copied())
+            .env("HTTP_PORT_1", port_1.to_string())
+            .env("HTTP_PORT_2", port_2.to_string());
+        Running::spawn(&mut command)
+    };
+    let mut hosts = vec![up(3), up(2)];
+    hosts.iter().for_each(|h| h.wait_for_log("host ready"));
+    hosts.push(up(1));
+    hosts[2].wait_for_log("Initialized Message Bus (lattice)");
+    serves_echo(port_1, Duration::from_secs(30)).await;
+    serves_echo(port_2, Duration::from_secs(30)).await;
+    (hosts, port_1, port_2)
+}
+
 /// The seed's walkthrough: three `trellis up` processes, none of which can
 /// answer alone; then the host holding a server is killed.
 #[tokio::test(flavor = "multi_thread")]
@@ -436,25 +484,7 @@ async fn the_seed_three_host_demo_works_and_survives_a_kill() {
     let watcher = Running::spawn(trellis().args(&watch_args));
     watcher.wait_for_log("watching lattice events");
 
-    let (port_1, port_2) = (free_port(), free_port());
-    let up = |n: u32| {
-        let manifest = workspace_root().join(format!("examples/lattice/host{n}.yaml"));
-        let mut command = trellis();
-        command
-            .arg("up")
-            .arg("--manifest")
-            .arg(manifest)
-            .args(&net)
-            .env("HTTP_PORT_1", port_1.to_string())
-            .env("HTTP_PORT_2", port_2.to_string());
-        Running::spawn(&mut command)
-    };
-    let mut hosts = vec![up(3), up(2)];
-    hosts.iter().for_each(|h| h.wait_for_log("host ready"));
-    hosts.push(up(1));
-    hosts[2].wait_for_log("Initialized Message Bus (lattice)");
-    serves_echo(port_1, Duration::from_secs(30)).await;
-    serves_echo(port_2, Duration::from_secs(30)).await;
+    let (mut hosts, port_1, port_2) = demo_hosts(&net, &[]).await;
 
     let inventory_args: Vec<String> = ["lattice", "inventory", "--json"]
         .iter()
@@ -653,6 +683,18 @@ async fn beat_with_a_binding(beats: &mut async_nats::Subscriber) -> serde_json::
         .expect("a heartbeat lists the binding")
 }
 
+/// A binding value holding a password.
+const CACHE_URL: &str = "redis://user:s3cret@cache:6379/0";
+
+/// The echo actor, and its HTTP binding on `port` whose values also hold
+/// [`CACHE_URL`].
+fn cache_binding_manifest(port: u16) -> String {
+    format!(
+        "actors: [{}]\nbindings:\n  - actor: {ECHO_KEY}\n    capability: wascc:http_server\n    values: {{PORT: \"{port}\", CACHE_URL: \"{CACHE_URL}\"}}\n",
+        actor("echo_s").display()
+    )
+}
+
 /// A binding's values stay on its host: heartbeats and inventories name them
 /// and carry their digest, and an open lattice shows them to nobody.
 #[tokio::test(flavor = "multi_thread")]
@@ -662,18 +704,13 @@ async fn binding_values_stay_out_of_heartbeats_and_inventories() {
     let mut beats = nats_client.subscribe("trellis.x.heartbeat").await.unwrap();
     let (dir, port) = (tempfile::tempdir().unwrap(), free_port());
     let a = member(config(&nats, "x"), &[], &[http_server_library()]).await;
-    let secret = "redis://user:s3cret@cache:6379/0";
-    let text = format!(
-        "actors: [{}]\nbindings:\n  - actor: {ECHO_KEY}\n    capability: wascc:http_server\n    values: {{PORT: \"{port}\", CACHE_URL: \"{secret}\"}}\n",
-        actor("echo_s").display()
-    );
-    a.0.apply(&manifest(&text, dir.path()).unwrap())
+    a.0.apply(&manifest(&cache_binding_manifest(port), dir.path()).unwrap())
         .await
         .unwrap();
     serves_echo(port, Duration::from_secs(10)).await;
     let values = HashMap::from([
         ("PORT".to_string(), port.to_string()),
-        ("CACHE_URL".to_string(), secret.to_string()),
+        ("CACHE_URL".to_string(), CACHE_URL.to_string()),
     ]);
     let names_the_binding = |inventory: &serde_json::Value| {
         let text = inventory.to_string();

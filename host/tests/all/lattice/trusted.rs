@@ -8,7 +8,7 @@ use futures::StreamExt;
 use trellis_claims::nkeys::KeyPair;
 use trellis_host::lattice::protocol::Subjects;
 
-fn trusted(nats: &NatsServer, seed: &str) -> LatticeConfig {
+pub(super) fn trusted(nats: &NatsServer, seed: &str) -> LatticeConfig {
     LatticeConfig {
         cluster_seed: Some(seed.into()),
         ..config(nats, "x")

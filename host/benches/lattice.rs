@@ -312,13 +312,13 @@ impl Load {
         let before: Vec<Duration> = self
             .processes
             .iter()
-            .map(|&p| support::cpu_time(p))
+            .map(|&p| support::thread_cpu_time(p))
             .collect();
         let wall = concurrent_round(&mut self.samples, CALLS_PER_CONCURRENT_ROUND, call).await;
         self.rates
             .push(CALLS_PER_CONCURRENT_ROUND as f64 / wall.as_secs_f64());
         for ((total, &pid), before) in self.cpu.iter_mut().zip(&self.processes).zip(before) {
-            *total += support::cpu_time(pid).saturating_sub(before);
+            *total += support::thread_cpu_time(pid).saturating_sub(before);
         }
     }
 

@@ -14,10 +14,11 @@
 //!
 //! Two tables: sequential calls (median, p99, ratio to raw NATS), and 64
 //! calls in flight (throughput and per-call latency, with ratios to raw NATS
-//! and to the open lattice). Rounds interleave the paths so that machine
-//! noise hits all alike. A last line checks the trusted lattice against its
-//! budget. Needs `nats-server` on PATH and the signed actors
-//! (`scripts/build-actors`).
+//! and to the open lattice, and the CPU time a call costs each process).
+//! Rounds interleave the paths so that machine noise hits all alike. A third
+//! table times the sealing steps of one trusted call in process, and a last
+//! line checks the trusted lattice against its budget. Needs `nats-server`
+//! on PATH and the signed actors (`scripts/build-actors`).
 //!
 //! ```text
 //! cargo bench -p trellis-host --features lattice --bench lattice
@@ -367,8 +368,11 @@ fn load_table(rows: &mut [(&str, &mut Load)], also: usize) {
 
 /// Times the sealing work of `calls` trusted calls in process, between two
 /// members of `side`'s cluster, and prints it step by step: what the
-/// trusted lattice adds to a call besides the bytes on the wire.
+/// trusted lattice adds to a call besides the bytes on the wire. The
+/// contents are the request and a reply of its size, without the envelope
+/// a real call wraps them in (a few dozen bytes more).
 fn sealing_table(side: &Side, request: &[u8], reply_size: usize, calls: usize) {
+    // What a member trusts does not depend on the server's address.
     let member = || {
         side.config("")
             .trust(&KeyPair::new_server())

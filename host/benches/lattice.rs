@@ -494,8 +494,8 @@ async fn bench() {
         .len();
     let responder = start_responder(&address, reply_size);
     let client = async_nats::connect(&address).await.expect("connects");
-    let (open_caller, _open_lattice) = caller(&address, &open, &payload).await;
-    let (trusted_caller, _trusted_lattice) = caller(&address, &trusted, &payload).await;
+    let (open_caller, _open_membership) = caller(&address, &open, &payload).await;
+    let (trusted_caller, _trusted_membership) = caller(&address, &trusted, &payload).await;
 
     let local_echo = EchoCall::new(&local, &payload);
     let open_echo = EchoCall::new(&open_caller, &payload);
@@ -517,22 +517,23 @@ async fn bench() {
     };
 
     let rounds = rounds();
-    let [mut raw, mut remote, mut sealed, mut in_process]: [Samples; 4] = Default::default();
+    let [mut raw, mut open_lattice, mut trusted_lattice, mut in_process]: [Samples; 4] =
+        Default::default();
     for _ in 0..rounds {
         support::timed_round(&mut raw, CALLS_PER_ROUND, &raw_call).await;
-        support::timed_round(&mut remote, CALLS_PER_ROUND, &open_call).await;
-        support::timed_round(&mut sealed, CALLS_PER_ROUND, &trusted_call).await;
+        support::timed_round(&mut open_lattice, CALLS_PER_ROUND, &open_call).await;
+        support::timed_round(&mut trusted_lattice, CALLS_PER_ROUND, &trusted_call).await;
         support::timed_round(&mut in_process, CALLS_PER_ROUND, &local_call).await;
     }
     let (me, nats_id) = (std::process::id(), nats.id());
     let mut raw_load = Load::new(vec![me, responder.id(), nats_id]);
-    let mut remote_load = Load::new(vec![me, open_host.id(), nats_id]);
-    let mut sealed_load = Load::new(vec![me, trusted_host.id(), nats_id]);
+    let mut open_load = Load::new(vec![me, open_host.id(), nats_id]);
+    let mut trusted_load = Load::new(vec![me, trusted_host.id(), nats_id]);
     let mut local_load = Load::new(vec![me]);
     for _ in 0..rounds.div_ceil(4) {
         raw_load.run(raw_call.clone()).await;
-        remote_load.run(open_call.clone()).await;
-        sealed_load.run(trusted_call.clone()).await;
+        open_load.run(open_call.clone()).await;
+        trusted_load.run(trusted_call.clone()).await;
         local_load.run(local_call.clone()).await;
     }
 
@@ -540,19 +541,19 @@ async fn bench() {
         "Request {} B, reply {reply_size} B; the two actor hosts (an open and a trusted lattice, a namespace each) and the raw responder are other processes on one nats-server; {rounds} interleaved rounds.\n",
         payload.len()
     );
-    let sequential_vs_raw = sealed.median().as_secs_f64() / raw.median().as_secs_f64();
-    let throughput_vs_open = sealed_load.throughput() / remote_load.throughput();
+    let sequential_vs_raw = trusted_lattice.median().as_secs_f64() / raw.median().as_secs_f64();
+    let throughput_vs_open = trusted_load.throughput() / open_load.throughput();
     latency_table(&mut [
         ("raw async-nats request/reply", &mut raw),
-        (open.path, &mut remote),
-        (trusted.path, &mut sealed),
+        (open.path, &mut open_lattice),
+        (trusted.path, &mut trusted_lattice),
         ("in-process actor call (reference)", &mut in_process),
     ]);
     load_table(
         &mut [
             ("raw async-nats request/reply", &mut raw_load),
-            (open.path, &mut remote_load),
-            (trusted.path, &mut sealed_load),
+            (open.path, &mut open_load),
+            (trusted.path, &mut trusted_load),
             ("in-process actor call (reference)", &mut local_load),
         ],
         1,

@@ -173,6 +173,7 @@ async fn replayed_call(kind: Kind) {
     let scene = Scene::new(kind).await;
     let caller = scene.member(&[], &[]).await;
     let echo = scene.member(&["echo_s"], &[]).await;
+    sees_actor(&caller.1, ECHO_KEY).await;
     let subject = scene.subjects.actor(ECHO_KEY);
     let mut tap = scene.attacker.subscribe(subject.clone()).await.unwrap();
     scene.attacker.flush().await.unwrap();

@@ -46,13 +46,7 @@ async fn the_readme_trusted_three_host_demo_works_and_keeps_open_hosts_out() {
     }
 
     // A host without the seed, on the same NATS server and namespace.
-    let open = member_with(
-        super::impatient_host(),
-        config(&nats, "default"),
-        &[],
-        &[],
-    )
-    .await;
+    let open = member_with(super::impatient_host(), config(&nats, "default"), &[], &[]).await;
     let view = Arc::clone(&open.1);
     eventually(
         Duration::from_secs(10),

@@ -252,7 +252,7 @@ impl Lattice {
             .locked("lattice tasks")
             .drain(..)
             .for_each(|t| t.abort());
-        self.serving.stop();
+        self.serving.leave().await;
         self.membership.goodbye().await;
         self.client
             .publish_event(&self.host_id, "trellis.host_stopped", serde_json::json!({}))

@@ -4,6 +4,14 @@
 //!
 //! A call that arrives is answered from this host only, never forwarded
 //! again (that could loop).
+//!
+//! Leaving loses no call. Unsubscribing outright would: NATS may already
+//! have routed calls to this host that the client drops once the
+//! subscription is gone, and their callers would wait out their timeout. So
+//! a leaving host asks the server to stop after a few more messages
+//! ([`LEAVE_ALLOWANCE`]): server and client then agree on the last one, every
+//! call sent to this host is answered, and the answers still running are
+//! awaited before the host goes.
 
 use super::client::LatticeClient;
 use super::membership::Membership;
@@ -19,10 +27,23 @@ use async_nats::Message;
 use futures::StreamExt;
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 use trellis_provider_sdk::CallErrorKind;
+
+/// How many more messages a leaving host takes per subject: more than can
+/// be on their way to it, so that the server stops sending before the
+/// client stops listening.
+pub const LEAVE_ALLOWANCE: u64 = 256;
+/// The longest a leaving host waits for its subscriptions to end and its
+/// answers to finish.
+pub const LEAVE_GRACE: Duration = Duration::from_secs(1);
+/// A leaving subject that gets no call for this long ends before its
+/// allowance is used up: with so little traffic, nothing is on its way.
+pub const LEAVE_QUIET: Duration = Duration::from_millis(100);
 
 /// What a subscription serves.
 #[derive(Debug, Clone)]
@@ -44,6 +65,50 @@ pub struct Serving {
     vouch_wait: Duration,
     /// Each served subject, and the task answering it.
     served: Mutex<HashMap<String, JoinHandle<()>>>,
+    /// Set when the host leaves: every subject winds down.
+    leaving: watch::Sender<bool>,
+    /// Answers running in tasks of their own.
+    answering: Arc<Answering>,
+}
+
+/// A count of the answers still running, to wait for at leave.
+#[derive(Default)]
+struct Answering {
+    running: AtomicUsize,
+    finished: Notify,
+}
+
+/// One running answer; dropping it counts it finished.
+struct AnswerGuard(Arc<Answering>);
+
+impl Answering {
+    fn start(self: &Arc<Self>) -> AnswerGuard {
+        self.running.fetch_add(1, Ordering::SeqCst);
+        AnswerGuard(Arc::clone(self))
+    }
+
+    /// Waits until no answer runs, or `deadline`.
+    async fn idle(&self, deadline: tokio::time::Instant) {
+        loop {
+            let finished = self.finished.notified();
+            tokio::pin!(finished);
+            finished.as_mut().enable();
+            if self.running.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, finished).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+impl Drop for AnswerGuard {
+    fn drop(&mut self) {
+        if self.0.running.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.finished.notify_waiters();
+        }
+    }
 }
 
 impl Serving {
@@ -63,6 +128,8 @@ impl Serving {
             membership,
             vouch_wait,
             served: Mutex::default(),
+            leaving: watch::Sender::new(false),
+            answering: Arc::default(),
         }
     }
 
@@ -135,12 +202,24 @@ impl Serving {
         self.client.flush().await;
     }
 
-    /// Stops serving everything.
-    pub fn stop(&self) {
-        self.served
+    /// Stops serving everything without dropping a call sent here: each
+    /// subject takes what is on its way, then the answers still running
+    /// finish (each within [`LEAVE_GRACE`]).
+    pub async fn leave(&self) {
+        self.leaving.send_replace(true);
+        let deadline = tokio::time::Instant::now() + LEAVE_GRACE;
+        let tasks: Vec<JoinHandle<()>> = self
+            .served
             .locked("served subjects")
             .drain()
-            .for_each(|(_, task)| task.abort());
+            .map(|(_, task)| task)
+            .collect();
+        for mut task in tasks {
+            if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+                task.abort();
+            }
+        }
+        self.answering.idle(deadline).await;
     }
 
     fn serves_everything(&self) -> bool {
@@ -177,7 +256,7 @@ impl Serving {
                 self.client.subjects().provider(capability, binding)
             }
         };
-        let mut subscription = self.client.queue_subscribe(subject.clone()).await?;
+        let subscription = self.client.queue_subscribe(subject.clone()).await?;
         let served = Arc::new(Served {
             client: self.client.clone(),
             host_id: Arc::clone(&self.host_id),
@@ -186,8 +265,10 @@ impl Serving {
             entity,
         });
         let host = Weak::clone(&self.host);
+        let (leaving, answering) = (self.leaving.subscribe(), Arc::clone(&self.answering));
         let task = tokio::spawn(async move {
-            while let Some(message) = subscription.next().await {
+            let mut calls = Calls::new(subscription, leaving);
+            while let Some(message) = calls.next().await {
                 let Some(host) = host.upgrade() else { break };
                 let mut answer =
                     Box::pin(answer(Arc::clone(&served), Arc::clone(host.bus()), message));
@@ -196,7 +277,11 @@ impl Serving {
                 // a call onward) goes on in a task of its own so that the
                 // calls behind it are not held up.
                 if futures::poll!(answer.as_mut()).is_pending() {
-                    tokio::spawn(answer);
+                    let running = answering.start();
+                    tokio::spawn(async move {
+                        answer.await;
+                        drop(running);
+                    });
                 }
             }
         });
@@ -334,4 +419,67 @@ impl Served {
             Err(e) => tracing::warn!("cannot encode an invocation reply: {e}"),
         }
     }
+}
+
+/// The calls of one subscription, until the host leaves: then the server is
+/// told to stop after [`LEAVE_ALLOWANCE`] more, and the calls end when the
+/// last of those arrived, after [`LEAVE_QUIET`] without one, or at
+/// [`LEAVE_GRACE`], whichever comes first.
+struct Calls {
+    subscription: async_nats::Subscriber,
+    leaving: watch::Receiver<bool>,
+    /// Messages taken so far: never more than the client received.
+    taken: u64,
+    /// When the host is leaving: the end of its grace.
+    deadline: Option<tokio::time::Instant>,
+}
+
+impl Calls {
+    fn new(subscription: async_nats::Subscriber, leaving: watch::Receiver<bool>) -> Self {
+        Calls {
+            subscription,
+            leaving,
+            taken: 0,
+            deadline: None,
+        }
+    }
+
+    async fn next(&mut self) -> Option<Message> {
+        loop {
+            let grace = self.deadline;
+            let leave_now = tokio::select! {
+                message = self.subscription.next() => {
+                    self.taken += u64::from(message.is_some());
+                    return message;
+                }
+                changed = self.leaving.wait_for(|leaving| *leaving), if grace.is_none() => {
+                    changed.is_ok()
+                }
+                () = quiet_or(grace), if grace.is_some() => {
+                    return None;
+                }
+            };
+            if !leave_now {
+                return None;
+            }
+            self.wind_down().await;
+        }
+    }
+
+    /// Asks the server to stop after [`LEAVE_ALLOWANCE`] more messages than
+    /// were taken: the client keeps the subscription until it has received
+    /// as many, so none that the server sent is dropped.
+    async fn wind_down(&mut self) {
+        self.deadline = Some(tokio::time::Instant::now() + LEAVE_GRACE);
+        let last = self.taken + LEAVE_ALLOWANCE;
+        if let Err(e) = self.subscription.unsubscribe_after(last).await {
+            tracing::debug!("cannot wind the subscription down: {e}");
+        }
+    }
+}
+
+/// Sleeps for [`LEAVE_QUIET`], or until `grace` if that comes first.
+async fn quiet_or(grace: Option<tokio::time::Instant>) {
+    let quiet = tokio::time::Instant::now() + LEAVE_QUIET;
+    tokio::time::sleep_until(grace.map_or(quiet, |grace| grace.min(quiet))).await;
 }

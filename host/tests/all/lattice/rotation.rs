@@ -265,8 +265,9 @@ impl Rotation {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "fails: a host that leaves drops calls NATS already routed to it (open lattices too): \
-            Lattice::leave drops its subscriptions without waiting for the server to confirm"]
+#[ignore = "loses one call in about a thousand in half the runs (a remote call times out while an \
+            answering host restarts); no message is refused, and the same restarts on an open \
+            lattice lose none: the cause is not found yet"]
 async fn the_cluster_key_rotates_as_documented_without_a_failed_call() {
     let nats = NatsServer::start();
     let (a, b) = (KeyPair::new_cluster(), KeyPair::new_cluster());
@@ -299,11 +300,9 @@ async fn the_cluster_key_rotates_as_documented_without_a_failed_call() {
     rotation.end().await;
 }
 
-/// The same rolling restart on an open lattice, keys left out: what makes
-/// the rotation above fail a call.
+/// The same rolling restart on an open lattice, keys left out: a host that
+/// leaves answers every call NATS already routed to it.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "fails: a host that leaves drops calls NATS already routed to it: \
-            Lattice::leave drops its subscriptions without waiting for the server to confirm"]
 async fn calls_go_on_while_answering_hosts_restart_one_by_one() {
     let nats = NatsServer::start();
     let roles = [Role::Answering, Role::Answering, Role::Calling];

@@ -27,11 +27,11 @@ use async_nats::Message;
 use futures::StreamExt;
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio_util::task::TaskTracker;
 use trellis_provider_sdk::CallErrorKind;
 
 /// How many more messages a leaving host takes per subject: more than can
@@ -68,47 +68,7 @@ pub struct Serving {
     /// Set when the host leaves: every subject winds down.
     leaving: watch::Sender<bool>,
     /// Answers running in tasks of their own.
-    answering: Arc<Answering>,
-}
-
-/// A count of the answers still running, to wait for at leave.
-#[derive(Default)]
-struct Answering {
-    running: AtomicUsize,
-    finished: Notify,
-}
-
-/// One running answer; dropping it counts it finished.
-struct AnswerGuard(Arc<Answering>);
-
-impl Answering {
-    fn start(self: &Arc<Self>) -> AnswerGuard {
-        self.running.fetch_add(1, Ordering::SeqCst);
-        AnswerGuard(Arc::clone(self))
-    }
-
-    /// Waits until no answer runs, or `deadline`.
-    async fn idle(&self, deadline: tokio::time::Instant) {
-        loop {
-            let finished = self.finished.notified();
-            tokio::pin!(finished);
-            finished.as_mut().enable();
-            if self.running.load(Ordering::SeqCst) == 0 {
-                return;
-            }
-            if tokio::time::timeout_at(deadline, finished).await.is_err() {
-                return;
-            }
-        }
-    }
-}
-
-impl Drop for AnswerGuard {
-    fn drop(&mut self) {
-        if self.0.running.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.0.finished.notify_waiters();
-        }
-    }
+    answering: TaskTracker,
 }
 
 impl Serving {
@@ -129,7 +89,7 @@ impl Serving {
             vouch_wait,
             served: Mutex::default(),
             leaving: watch::Sender::new(false),
-            answering: Arc::default(),
+            answering: TaskTracker::new(),
         }
     }
 
@@ -219,7 +179,8 @@ impl Serving {
                 task.abort();
             }
         }
-        self.answering.idle(deadline).await;
+        self.answering.close();
+        let _ = tokio::time::timeout_at(deadline, self.answering.wait()).await;
     }
 
     fn serves_everything(&self) -> bool {
@@ -265,7 +226,7 @@ impl Serving {
             entity,
         });
         let host = Weak::clone(&self.host);
-        let (leaving, answering) = (self.leaving.subscribe(), Arc::clone(&self.answering));
+        let (leaving, answering) = (self.leaving.subscribe(), self.answering.clone());
         let task = tokio::spawn(async move {
             let mut calls = Calls::new(subscription, leaving);
             while let Some(message) = calls.next().await {
@@ -277,11 +238,7 @@ impl Serving {
                 // a call onward) goes on in a task of its own so that the
                 // calls behind it are not held up.
                 if futures::poll!(answer.as_mut()).is_pending() {
-                    let running = answering.start();
-                    tokio::spawn(async move {
-                        answer.await;
-                        drop(running);
-                    });
+                    answering.spawn(answer);
                 }
             }
         });
